@@ -1,0 +1,58 @@
+"""minigrad: a small reverse-mode automatic-differentiation engine over NumPy arrays, written to be read.
+
+    import minigrad as mg
+    x = mg.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    y = (x * x).sum()
+    y.backward()
+    x.grad            # Tensor([2., 4., 6.])
+"""
+
+# Tensor first: the ops it uses import it back.
+from minigrad.tensor import Tensor, tensor
+
+# isort: split
+
+from minigrad import errors, nn
+from minigrad.engine import backward, grad, sum_to
+from minigrad.errors import (
+    AnomalyError,
+    GradcheckError,
+    MinigradError,
+    OpError,
+    OpIndexError,
+    OpTypeError,
+    ShapeError,
+)
+from minigrad.function import Function
+from minigrad.ops import (
+    broadcast_to,
+    concat,
+    exp,
+    log,
+    matmul,
+    mean,
+    relu,
+    sigmoid,
+    split,
+    stack,
+    tanh,
+)
+from minigrad.state import (
+    detect_anomaly,
+    enable_grad,
+    get_default_dtype,
+    is_grad_enabled,
+    no_grad,
+    scope,
+    set_default_dtype,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AnomalyError", "Function", "GradcheckError", "MinigradError", "OpError", "OpIndexError",
+    "OpTypeError", "ShapeError", "Tensor", "backward", "broadcast_to", "concat", "detect_anomaly",
+    "enable_grad", "errors", "nn", "exp", "get_default_dtype", "grad", "is_grad_enabled", "log", "matmul",
+    "mean", "no_grad", "relu", "scope", "set_default_dtype", "sigmoid", "split", "stack", "sum_to",
+    "tanh", "tensor",
+]  # fmt: skip

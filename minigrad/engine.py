@@ -1,0 +1,289 @@
+"""Reverse mode: walk the recorded graph from the outputs back to the inputs, applying each node's backward.
+
+The walk is Kahn's algorithm, iterative (no recursion, so a chain of 100,000 ops is fine):
+1. count, for every node reachable from the outputs, how many of its consumers the walk will visit;
+2. start from the outputs' nodes; run a node's backward once every consumer has delivered its gradient;
+   each gradient is summed back to its input's shape (`sum_to`) and added to what that input already got.
+Gradients wait in a dict and are popped when used, so memory is released as the walk proceeds.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from minigrad import errors
+from minigrad.function import _FREED, _check_finite
+from minigrad.state import STATE
+from minigrad.tensor import Tensor, const
+
+
+def sum_to(g, shape: tuple, node=None, k: int = 0):
+    """Undo broadcasting: sum ``g`` down to ``shape`` (leading axes away, then size-1 axes with keepdims).
+
+    The one place in minigrad where broadcasting is undone; works on arrays and on Tensors alike.
+    """
+    gshape = g.shape
+    if gshape == shape:
+        return g
+    lead = len(gshape) - len(shape)
+    if lead >= 0 and all(n == 1 or n == m for n, m in zip(shape, gshape[lead:])):
+        axes = tuple(range(lead)) + tuple(
+            lead + i for i, n in enumerate(shape) if n == 1 and gshape[lead + i] != 1
+        )
+        if axes:
+            g = g.sum(axis=axes, keepdims=True)
+        return g.reshape(shape) if lead else g
+    who = f"{node.where}.backward" if node is not None else "backward"
+    raise errors.ShapeError(
+        f"{who} returned a gradient of shape {gshape} for input {k} of shape {shape}; "
+        "a gradient must have its input's shape (or one that broadcasts to it)"
+    )
+
+
+class _Walk:
+    """One backward pass. Kept as an object so the bookkeeping has names, not to be reused."""
+
+    def __init__(self, create_graph: bool, retain_graph: bool, targets=None):
+        self.create_graph = create_graph
+        self.retain_graph = retain_graph
+        self.grads: dict = {}  # node (or (node, i) for multi-output nodes) -> gradient of that output
+        self.leaves: dict = {}  # leaf Tensor -> gradient
+        self.owned: set = set()  # keys whose gradient buffer this walk allocated (safe to add into)
+        self.targets = targets  # for mg.grad: {(node or tensor, index): position}
+        self.found: dict = {}
+
+    def add(self, store: dict, key, g) -> None:
+        old = store.get(key)
+        if old is None:
+            store[key] = g
+        elif self.create_graph:
+            store[key] = old + g
+        elif key in self.owned:
+            old += g
+        else:
+            store[key] = old + g
+            self.owned.add(key)
+
+    def deliver(self, t: Tensor, g) -> None:
+        node = t._ctx
+        if node is None:
+            self.add(self.leaves, t, g)
+        else:
+            self.add(self.grads, node if node._nout == 1 else (node, t._index), g)
+
+    def run(self, roots, seeds) -> None:
+        deps: dict = {}
+        stack = []
+        for r in roots:
+            n = r._ctx
+            if n is not None and n not in deps:
+                deps[n] = 0
+                stack.append(n)
+        starts = list(stack)
+        while stack:
+            node = stack.pop()
+            for inp, need in zip(node.inputs, node.needs_input_grad):
+                if need:
+                    child = inp._ctx
+                    if child is not None:
+                        if child in deps:
+                            deps[child] += 1
+                        else:
+                            deps[child] = 1
+                            stack.append(child)
+        for r, s in zip(roots, seeds):
+            self.deliver(r, s)
+        ready = [n for n in reversed(starts) if deps[n] == 0]
+        grads = self.grads
+        while ready:
+            node = ready.pop()
+            if node._nout == 1:
+                g = grads.pop(node, None)
+                gouts = None if g is None else (g,)
+            else:
+                gouts = self._gather(node)
+            gins = None if gouts is None else self.apply_node(node, gouts)
+            for k, (inp, need) in enumerate(zip(node.inputs, node.needs_input_grad)):
+                if not need:
+                    continue
+                if gins is not None and gins[k] is not None:
+                    self.deliver(inp, self.check(node, k, inp, gins[k]))
+                child = inp._ctx
+                if child is not None:
+                    deps[child] -= 1
+                    if deps[child] == 0:
+                        ready.append(child)
+
+    def _gather(self, node):
+        gs = [self.grads.pop((node, i), None) for i in range(node._nout)]
+        if all(g is None for g in gs):
+            return None
+        for i, (shape, dtype) in enumerate(node._out_meta):
+            if gs[i] is None:
+                z = np.zeros(shape, dtype)
+                gs[i] = const(z) if self.create_graph else z
+        return tuple(gs)
+
+    def apply_node(self, node, gouts):
+        if node._retain or self.targets:
+            for i, g in enumerate(gouts):
+                if node._retain and i in node._retain:
+                    t = node._retain[i]()
+                    if t is not None:
+                        t.grad = g if self.create_graph else const(np.array(g))
+                if self.targets and (node, i) in self.targets:
+                    self.found[(node, i)] = g
+        if STATE.anomaly:
+            for g in gouts:
+                _check_finite(np.asarray(g), node, "the gradient arriving at its output", node.inputs)
+        if self.create_graph:
+            node._graph_mode = True
+            prev = STATE.scope
+            STATE.scope = f"{node.scope}/backward" if node.scope else "backward"
+            try:
+                gins = type(node).backward(node, *gouts)
+            except TypeError as e:
+                raise errors.OpTypeError(
+                    f"{node.where}.backward failed with create_graph=True ({e}); with create_graph its "
+                    "formulas receive Tensors, so they must use minigrad ops (operators, Tensor methods, "
+                    "mg.exp/mg.log/..., other Functions' apply) rather than NumPy functions"
+                ) from e
+            finally:
+                node._graph_mode = False
+                STATE.scope = prev
+        else:
+            gins = type(node).backward(node, *gouts)
+        if not self.retain_graph and node._saved is not None:
+            node._saved = _FREED
+        if type(gins) is not tuple:
+            gins = tuple(gins) if isinstance(gins, list) else (gins,)
+        if len(gins) != len(node.inputs):
+            raise errors.OpError(
+                f"{node.where}.backward returned {len(gins)} gradient(s) but forward took "
+                f"{len(node.inputs)} input(s); return one per input (None for non-Tensor inputs)"
+            )
+        return gins
+
+    def check(self, node, k: int, inp: Tensor, g):
+        """Bring one returned gradient to its input's shape and dtype."""
+        if self.create_graph:
+            if not isinstance(g, Tensor):
+                g = const(np.asarray(g, dtype=inp._data.dtype))
+        elif type(g) is not np.ndarray:
+            if isinstance(g, Tensor):
+                g = g._data
+            g = np.asarray(g, dtype=inp._data.dtype)
+        if g.shape != inp._data.shape:
+            g = sum_to(g, inp._data.shape, node, k)
+        if not self.create_graph and g.dtype != inp._data.dtype:
+            g = g.astype(inp._data.dtype)
+        if STATE.anomaly:
+            _check_finite(np.asarray(g), node, f"the gradient it returned for input {k}", node.inputs)
+        return g
+
+
+def _seed(t: Tensor, grad, create_graph: bool, who: str):
+    if grad is None:
+        if t.size != 1:
+            raise RuntimeError(
+                f"{who}: grad can be created implicitly only for a one-element output, but this "
+                f"tensor has shape {t.shape}; pass grad= of that shape (or reduce the output first, "
+                "e.g. with .sum())"
+            )
+        g = np.ones_like(t._data)
+    else:
+        g = grad._data if isinstance(grad, Tensor) and not create_graph else grad
+        if not isinstance(g, Tensor):
+            g = np.asarray(g, dtype=t._data.dtype)
+        if g.shape != t.shape:
+            raise errors.ShapeError(
+                f"{who}: grad has shape {g.shape} but the output it is for has shape {t.shape}"
+            )
+    if create_graph and not isinstance(g, Tensor):
+        g = const(g)
+    return g
+
+
+def _with_mode(create_graph: bool, fn):
+    prev = STATE.grad_enabled
+    STATE.grad_enabled = create_graph  # a normal backward records nothing
+    try:
+        return fn()
+    finally:
+        STATE.grad_enabled = prev
+
+
+def backward(t: Tensor, grad=None, retain_graph: bool = False, create_graph: bool = False) -> None:
+    """Accumulate d(t)/d(leaf), times ``grad``, into every leaf's ``.grad``. See `Tensor.backward`."""
+    if not isinstance(t, Tensor):
+        raise TypeError(f"backward: expected a Tensor, got {type(t).__name__}")
+    if not t.requires_grad:
+        raise RuntimeError(
+            "backward: this tensor does not require grad: none of the tensors it was computed from "
+            "has requires_grad=True (or it was computed under mg.no_grad())"
+        )
+    seed = _seed(t, grad, create_graph, "backward")
+    walk = _Walk(create_graph, retain_graph or create_graph)
+    _with_mode(create_graph, lambda: walk.run([t], [seed]))
+    for leaf, g in walk.leaves.items():
+        if not leaf.requires_grad:
+            continue
+        if create_graph:
+            leaf.grad = g if leaf.grad is None else leaf.grad + g
+        elif leaf.grad is None:
+            leaf.grad = const(g if leaf in walk.owned else np.array(g))
+        else:
+            leaf.grad = const(leaf.grad._data + g)
+
+
+def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph: bool = False,
+         allow_unused: bool = False) -> tuple:
+    """Gradients of ``outputs`` with respect to ``inputs``, returned (``.grad`` is left untouched).
+
+    Args:
+        outputs: a Tensor or a sequence of Tensors.
+        inputs: a Tensor or a sequence of Tensors that the outputs were computed from.
+        grad_outputs: the vector in the vector-Jacobian product, one per output (None = ones for a
+            one-element output).
+        retain_graph: keep saved values for another backward; defaults to ``create_graph``.
+        create_graph: record the backward pass itself, so the returned gradients can be differentiated
+            again (Hessian-vector products, grad of grad) and drawn.
+        allow_unused: return None for an input the outputs do not depend on instead of raising.
+    Returns:
+        a tuple of Tensors (or None), one per input.
+    """
+    outputs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
+    inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
+    if grad_outputs is None or isinstance(grad_outputs, Tensor):
+        grad_outputs = [grad_outputs] * len(outputs) if grad_outputs is None else [grad_outputs]
+    if len(grad_outputs) != len(outputs):
+        raise ValueError(f"grad: got {len(grad_outputs)} grad_outputs for {len(outputs)} outputs")
+    for k, t in enumerate(inputs):
+        if not isinstance(t, Tensor) or not t.requires_grad:
+            raise RuntimeError(f"grad: input {k} is not a Tensor that requires grad")
+    roots, seeds = [], []
+    for k, (o, go) in enumerate(zip(outputs, grad_outputs)):
+        if not o.requires_grad:
+            raise RuntimeError(
+                f"grad: output {k} does not require grad (it does not depend on any tensor that "
+                "requires grad)"
+            )
+        roots.append(o)
+        seeds.append(_seed(o, go, create_graph, "grad"))
+    keys = [(t._ctx, t._index) if t._ctx is not None else (t, 0) for t in inputs]
+    retain = create_graph if retain_graph is None else retain_graph
+    walk = _Walk(create_graph, retain, targets={key: k for k, key in enumerate(keys)})
+    _with_mode(create_graph, lambda: walk.run(roots, seeds))
+    results = []
+    for k, (t, key) in enumerate(zip(inputs, keys)):
+        g = walk.leaves.get(t) if t._ctx is None else walk.found.get(key)
+        if g is None and not allow_unused:
+            raise RuntimeError(
+                f"grad: input {k} (shape {t.shape}{', ' + repr(t.name) if t.name else ''}) is not "
+                "part of the graph of the outputs (they were not computed from it); pass "
+                "allow_unused=True to get None for it"
+            )
+        if g is not None and not isinstance(g, Tensor):
+            g = const(np.array(g) if t._ctx is None and t not in walk.owned else g)
+        results.append(g)
+    return tuple(results)

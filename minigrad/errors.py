@@ -1,0 +1,34 @@
+"""The errors minigrad raises on purpose. Each message names the op, its scope and the shapes involved."""
+
+
+class MinigradError(Exception):
+    """Base class of every error minigrad raises on purpose."""
+
+
+class OpError(MinigradError, ValueError):
+    """An op could not run on its inputs (shapes, values)."""
+
+
+class ShapeError(OpError):
+    """Operand shapes do not fit an op: broadcasting, matmul alignment, a gradient of the wrong shape."""
+
+
+class OpTypeError(MinigradError, TypeError):
+    """An op got an argument of a type or dtype it does not accept."""
+
+
+class OpIndexError(MinigradError, IndexError):
+    """An index out of range or of an unsupported kind."""
+
+
+class AnomalyError(MinigradError, FloatingPointError):
+    """Raised under `mg.detect_anomaly()` by the first op whose output or gradient is not finite."""
+
+
+class GradcheckError(MinigradError, AssertionError):
+    """Raised by `mg.gradcheck` when analytic and numeric gradients disagree; the message is a table."""
+
+
+def where(op: str, scope: str) -> str:
+    """``matmul in lstm/forget_gate`` or just ``matmul``."""
+    return f"{op} in {scope}" if scope else op

@@ -1,0 +1,203 @@
+"""`Function`: how every primitive is defined, built-in or yours.
+
+A primitive is a subclass with two static methods side by side (PyTorch's convention)::
+
+    class Exp(mg.Function):
+        @staticmethod
+        def forward(ctx, x):            # NumPy arrays in, a NumPy array out
+            y = np.exp(x)
+            ctx.save_for_backward(y)
+            return y
+
+        @staticmethod
+        def backward(ctx, grad_output):  # one gradient per forward input
+            (y,) = ctx.saved_tensors
+            return grad_output * y
+
+    y = Exp.apply(x)                     # x a Tensor: y is a Tensor and the node is recorded
+
+``forward`` may take non-Tensor arguments too (an axis, a shape); ``backward`` returns None for those.
+A node of the graph *is* the ``ctx`` object: an instance of the Function subclass holding ``inputs``,
+``needs_input_grad``, ``scope`` and what ``forward`` saved.
+
+Write ``backward`` with operators, Tensor/ndarray methods (``sum``, ``reshape``, ``swapaxes``) and other
+Functions' ``apply``: then the same formula runs on arrays in a normal backward and on Tensors, recorded,
+under ``create_graph=True``, which is what makes higher-order gradients work. ``apply`` called with no
+Tensor argument simply runs ``forward`` and returns an array. Saving an input's array or the output's array
+hands that very Tensor back in ``create_graph`` mode; anything else saved is treated as a constant.
+Do not modify ``grad_output`` in place: it may be shared with other nodes.
+"""
+
+from __future__ import annotations
+
+import weakref
+
+import numpy as np
+
+from minigrad import errors
+from minigrad.state import STATE
+from minigrad.tensor import CLOCK, Tensor, const
+
+_FREED = object()
+_new = object.__new__
+_ERRORS = (
+    (IndexError, errors.OpIndexError),
+    (TypeError, errors.OpTypeError),
+    (ValueError, errors.ShapeError),
+    (Exception, errors.OpError),
+)
+
+
+class Function:
+    """Base class of every primitive. Subclass it, define ``forward`` and ``backward``, call ``apply``."""
+
+    op = ""  # the name shown in drawings and error messages; defaults to the class name
+    # Per-node state; these class attributes are the defaults, a node sets only what differs.
+    _saved: tuple | object | None = None
+    _outputs: tuple | None = None  # weak references to outputs, kept only where forward saved one
+    _retain: dict | None = None  # output index -> weak reference of a Tensor asking to retain_grad
+    _graph_mode = False
+    _nout = 1
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if not cls.__dict__.get("op"):
+            cls.op = cls.__name__
+
+    @staticmethod
+    def forward(ctx, *args):
+        raise NotImplementedError("a Function subclass must define forward(ctx, *inputs)")
+
+    @staticmethod
+    def backward(ctx, *grad_outputs):
+        raise NotImplementedError("a Function subclass must define backward(ctx, grad_output)")
+
+    # -- the ctx API ---
+    def save_for_backward(self, *arrays) -> None:
+        """Keep arrays needed by ``backward``; freed after a backward without ``retain_graph``."""
+        self._saved = arrays
+
+    @property
+    def saved_tensors(self) -> tuple:
+        saved = self._saved
+        if saved is _FREED:
+            raise RuntimeError(
+                f"{self.where}: trying to backward through the graph a second time, but the values "
+                "it saved were freed after the first backward(); pass retain_graph=True to the first "
+                "backward() (or mg.grad) if you need to call it again"
+            )
+        if saved is None:
+            return ()
+        if CLOCK[0] != self._clock:
+            self._check_versions(saved)
+        if not self._graph_mode:
+            return saved
+        return tuple(self._as_tensor(a) for a in saved)
+
+    @property
+    def where(self) -> str:
+        return errors.where(self.op, self.scope)
+
+    @property
+    def saved_arrays(self) -> tuple:
+        """What forward saved, as arrays (empty once freed); for tools that inspect a graph."""
+        return self._saved if isinstance(self._saved, tuple) else ()
+
+    def _as_tensor(self, a):
+        for t in self.inputs:
+            if isinstance(t, Tensor) and t._data is a:
+                return t
+        for ref in self._outputs or ():
+            t = ref()
+            if t is not None and t._data is a:
+                return t
+        return const(a) if isinstance(a, np.ndarray) else a
+
+    def _check_versions(self, saved) -> None:
+        for k, t in enumerate(self.inputs):
+            if (
+                isinstance(t, Tensor)
+                and t._version > self._clock
+                and any(t._data is a for a in saved)
+            ):
+                label = f"'{t.name}'" if t.name else f"of shape {t.shape}"
+                raise RuntimeError(
+                    f"{self.where}: input {k} ({label}) was modified in place after it was saved for "
+                    "backward, so the gradient would be wrong; recompute the forward after changing "
+                    "it, or change a copy"
+                )
+
+    def __repr__(self) -> str:
+        return f"<{self.where} node>"
+
+    # -- recording ---
+    @classmethod
+    def apply(cls, *args):
+        """Run ``forward`` on the arrays of ``args`` and, if any input requires grad, record a node."""
+        ctx = _new(cls)
+        ctx.inputs = args
+        ctx.scope = STATE.scope
+        datas = [a._data if isinstance(a, Tensor) else a for a in args]
+        try:
+            y = cls.forward(ctx, *datas)
+        except errors.MinigradError:
+            raise
+        except Exception as e:
+            raise _op_error(ctx, args, e) from e
+        # True/False for each Tensor argument, None for anything else
+        needs = [a.requires_grad if isinstance(a, Tensor) else None for a in args]
+        if needs.count(None) == len(needs):
+            return y  # no Tensor among the arguments: a plain computation on arrays
+        record = STATE.grad_enabled and True in needs
+        if record:
+            ctx.needs_input_grad = needs
+            ctx._clock = CLOCK[0]
+        node = ctx if record else None
+        if type(y) is tuple:
+            outs = tuple(Tensor._wrap(_array(v), node, record, i) for i, v in enumerate(y))
+            if record:
+                ctx._nout = len(outs)
+                ctx._out_meta = [(o._data.shape, o._data.dtype) for o in outs]
+        else:
+            outs = (Tensor._wrap(_array(y), node, record, 0),)
+        if record and ctx._saved:
+            saved = ctx._saved
+            if any(o._data is a for o in outs for a in saved):
+                ctx._outputs = tuple(weakref.ref(o) for o in outs)
+        if STATE.anomaly:
+            for o in outs:
+                _check_finite(o._data, ctx, "forward output", args)
+        return outs[0] if len(outs) == 1 and type(y) is not tuple else outs
+
+
+def _array(y) -> np.ndarray:
+    return y if type(y) is np.ndarray else np.asarray(y)
+
+
+def describe_inputs(args) -> str:
+    parts = []
+    for a in args:
+        if isinstance(a, Tensor):
+            parts.append(f"{a.dtype} {a.shape}")
+        elif isinstance(a, np.ndarray):
+            parts.append(f"array {a.dtype} {a.shape}")
+    return ", ".join(parts)
+
+
+def _op_error(ctx, args, e: Exception) -> Exception:
+    msg = str(e).strip() or type(e).__name__
+    cls = next(new for old, new in _ERRORS if isinstance(e, old))
+    return cls(f"{ctx.where}: {msg} (inputs: {describe_inputs(args)})")
+
+
+def _check_finite(a, ctx, what: str, args) -> None:
+    if np.issubdtype(a.dtype, np.inexact) and not np.isfinite(a).all():
+        bad = "NaN" if np.isnan(a).any() else "inf"
+        summary = "; ".join(
+            f"{t.dtype} {t.shape} min {np.min(t._data):.4g} max {np.max(t._data):.4g}"
+            if isinstance(t, Tensor) and t.size
+            else repr(t)
+            for t in args
+            if isinstance(t, (Tensor, int, float))
+        )
+        raise errors.AnomalyError(f"{ctx.where}: {what} contains {bad}; inputs: {summary}")

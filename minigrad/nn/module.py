@@ -1,0 +1,109 @@
+"""`Module`: parameters and submodules found by walking attributes, plus state dicts."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+
+from minigrad.nn.parameter import Parameter
+
+
+class Module:
+    """Base class of models. Assign `Parameter`s and `Module`s as attributes (or lists of them) and they
+    are found by `named_parameters()` in assignment order, with dotted names (``cell.weight_ih``,
+    ``layers.0.weight``). Subclasses define ``forward`` and are called like functions.
+    """
+
+    training = True
+
+    def __call__(self, *args, **kwargs):
+        return self.forward(*args, **kwargs)
+
+    def forward(self, *args, **kwargs):
+        raise NotImplementedError(f"{type(self).__name__} must define forward()")
+
+    def named_children(self) -> Iterator[tuple[str, Module]]:
+        for name, value in vars(self).items():
+            if isinstance(value, Module):
+                yield name, value
+            elif isinstance(value, (list, tuple)):
+                for i, item in enumerate(value):
+                    if isinstance(item, Module):
+                        yield f"{name}.{i}", item
+
+    def named_parameters(self, prefix: str = "") -> Iterator[tuple[str, Parameter]]:
+        """(dotted name, parameter) pairs, each parameter once, depth first in assignment order."""
+        seen: set[int] = set()
+        stack = [(prefix, self)]
+        while stack:  # iterative, like every walk in minigrad
+            pre, mod = stack.pop()
+            children = []
+            for name, value in vars(mod).items():
+                items = enumerate(value) if isinstance(value, (list, tuple)) else [(None, value)]
+                for i, item in items:
+                    full = f"{pre}{name}" if i is None else f"{pre}{name}.{i}"
+                    if isinstance(item, Parameter) and id(item) not in seen:
+                        seen.add(id(item))
+                        yield full, item
+                    elif isinstance(item, Module):
+                        children.append((full + ".", item))
+            stack.extend(reversed(children))
+
+    def parameters(self) -> list[Parameter]:
+        return [p for _, p in self.named_parameters()]
+
+    def zero_grad(self) -> None:
+        for p in self.parameters():
+            p.grad = None
+
+    def train(self, mode: bool = True) -> Module:
+        self.training = mode
+        for _, child in self.named_children():
+            child.train(mode)
+        return self
+
+    def eval(self) -> Module:
+        return self.train(False)
+
+    def num_parameters(self) -> int:
+        return sum(p.size for p in self.parameters())
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """Parameter arrays by dotted name (copies, so later training does not change them)."""
+        return {name: p.data.copy() for name, p in self.named_parameters()}
+
+    def load_state_dict(self, state: dict, strict: bool = True) -> None:
+        """Copy arrays into the parameters by name, checking names and shapes first.
+
+        Nothing is changed unless everything fits; the error lists every missing, unexpected and
+        mis-shaped key at once. With ``strict=False`` missing and unexpected keys are allowed (shapes
+        must still match).
+        """
+        params = dict(self.named_parameters())
+        missing = [k for k in params if k not in state]
+        unexpected = [k for k in state if k not in params]
+        wrong = [
+            f"{k}: expected {params[k].shape}, got {np.shape(state[k])}"
+            for k in params
+            if k in state and np.shape(state[k]) != params[k].shape
+        ]
+        problems = []
+        if strict and missing:
+            problems.append("missing keys: " + ", ".join(missing))
+        if strict and unexpected:
+            problems.append("unexpected keys: " + ", ".join(unexpected))
+        if wrong:
+            problems.append("wrong shapes: " + "; ".join(wrong))
+        if problems:
+            raise ValueError(f"load_state_dict for {type(self).__name__}: " + " | ".join(problems))
+        for k, p in params.items():
+            if k in state:
+                p.data = np.array(state[k], dtype=p.dtype)
+
+    def __repr__(self) -> str:
+        lines = [f"{type(self).__name__}("]
+        for name, p in self.named_parameters():
+            lines.append(f"  {name}: {p.shape} {p.dtype}")
+        lines.append(")")
+        return "\n".join(lines)

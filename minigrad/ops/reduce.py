@@ -1,0 +1,60 @@
+"""Reductions: sum and max (mean is sum times a constant, in ops/__init__.py)."""
+
+import numpy as np
+
+from minigrad.function import Function
+from minigrad.ops.shape import BroadcastTo
+
+
+def _kept_shape(shape, axis):
+    """The shape a reduction over ``axis`` has with keepdims=True."""
+    if axis is None:
+        return (1,) * len(shape)
+    axes = axis if isinstance(axis, tuple) else (axis,)
+    kept = list(shape)
+    for a in axes:
+        kept[a % len(shape)] = 1
+    return tuple(kept)
+
+
+class Sum(Function):
+    """y = x.sum(axis, keepdims);  dx = g broadcast back over the summed axes"""
+
+    op = "sum"
+
+    @staticmethod
+    def forward(ctx, x, axis, keepdims):
+        y = x.sum(axis=axis, keepdims=keepdims)
+        ctx.shape = x.shape
+        ctx.kept = _kept_shape(x.shape, axis)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        return BroadcastTo.apply(g.reshape(ctx.kept), ctx.shape), None, None
+
+
+class Max(Function):
+    """y = x.max(axis, keepdims);  dx = g at the maximum, 0 elsewhere.
+
+    Ties share the gradient equally: if k entries equal the maximum, each gets g / k (the average of the
+    one-sided derivatives, and the choice that keeps max(x, x) symmetric). gradcheck warns at ties.
+    """
+
+    op = "max"
+
+    @staticmethod
+    def forward(ctx, x, axis, keepdims):
+        y = x.max(axis=axis, keepdims=True)
+        mask = (x == y).astype(x.dtype)
+        weights = mask / mask.sum(axis=axis, keepdims=True)
+        ctx.save_for_backward(weights)
+        ctx.kept = y.shape
+        if keepdims:
+            return y
+        return y.reshape(()) if axis is None else np.squeeze(y, axis=axis)
+
+    @staticmethod
+    def backward(ctx, g):
+        (weights,) = ctx.saved_tensors
+        return g.reshape(ctx.kept) * weights, None, None

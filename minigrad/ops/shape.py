@@ -1,0 +1,122 @@
+"""Ops that move data around without arithmetic: reshape, transpose, broadcast, index, join, split."""
+
+import numpy as np
+
+from minigrad.function import Function
+
+
+class Reshape(Function):
+    """y = x.reshape(shape);  dx = g.reshape(x.shape)"""
+
+    op = "reshape"
+
+    @staticmethod
+    def forward(ctx, x, shape):
+        ctx.in_shape = x.shape
+        return x.reshape(shape)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g.reshape(ctx.in_shape), None
+
+
+class Transpose(Function):
+    """y = x.transpose(axes);  dx = g.transpose(inverse permutation)"""
+
+    op = "transpose"
+
+    @staticmethod
+    def forward(ctx, x, axes):
+        ctx.axes = axes
+        return x.transpose(axes)
+
+    @staticmethod
+    def backward(ctx, g):
+        if ctx.axes is None:
+            return g.transpose(), None
+        return g.transpose(tuple(int(a) for a in np.argsort(ctx.axes))), None
+
+
+class BroadcastTo(Function):
+    """y = x broadcast to ``shape``;  dx = g summed back to x's shape (by the engine, as for any op)"""
+
+    op = "broadcast_to"
+
+    @staticmethod
+    def forward(ctx, x, shape):
+        return np.broadcast_to(x, shape)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g, None
+
+
+def _is_basic(index) -> bool:
+    parts = index if isinstance(index, tuple) else (index,)
+    return all(p is None or p is Ellipsis or isinstance(p, (int, np.integer, slice)) for p in parts)
+
+
+class GetItem(Function):
+    """y = x[index];  dx = zeros with g added at index (repeated integer indices accumulate)"""
+
+    op = "getitem"
+
+    @staticmethod
+    def forward(ctx, x, index):
+        ctx.shape = x.shape
+        return x[index]
+
+    @staticmethod
+    def backward(ctx, g):
+        return IndexAdd.apply(g, ctx.shape, ctx.inputs[1]), None
+
+
+class IndexAdd(Function):
+    """y = zeros(shape) with x added at index;  dx = g[index]. The backward of getitem."""
+
+    op = "index_add"
+
+    @staticmethod
+    def forward(ctx, x, shape, index):
+        y = np.zeros(shape, dtype=x.dtype)
+        if _is_basic(index):
+            y[index] = x
+        else:
+            np.add.at(y, index, x)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        return g[ctx.inputs[2]], None, None
+
+
+class Concat(Function):
+    """y = concatenate(xs, axis);  dx_k = the k-th piece of g along axis"""
+
+    op = "concat"
+
+    @staticmethod
+    def forward(ctx, axis, *xs):
+        ctx.axis = axis
+        ctx.sizes = [x.shape[axis] for x in xs]
+        return np.concatenate(xs, axis=axis)
+
+    @staticmethod
+    def backward(ctx, g):
+        return (None, *Split.apply(g, ctx.sizes, ctx.axis))
+
+
+class Split(Function):
+    """ys = x cut into pieces of ``sizes`` along axis (one op, several outputs);  dx = concat(gs)"""
+
+    op = "split"
+
+    @staticmethod
+    def forward(ctx, x, sizes, axis):
+        ctx.axis = axis
+        bounds = np.cumsum(sizes)[:-1]
+        return tuple(np.split(x, bounds, axis=axis))
+
+    @staticmethod
+    def backward(ctx, *gs):
+        return Concat.apply(ctx.axis, *gs), None, None

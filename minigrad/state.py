@@ -1,0 +1,115 @@
+"""The only global state minigrad has, each switched on deliberately and kept per thread.
+
+- grad mode (`no_grad`, `enable_grad`): whether ops record the graph;
+- the scope path (`scope`): a name such as ``lstm/t3/forget_gate`` stamped on every op created inside it;
+- anomaly mode (`detect_anomaly`): check every forward output and backward gradient for NaN/inf;
+- the default floating dtype (`set_default_dtype`) given to integer and Python-number data.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+
+import numpy as np
+
+
+class _State(threading.local):
+    def __init__(self) -> None:
+        self.grad_enabled = True
+        self.scope = ""
+        self.anomaly = False
+        self.default_dtype = np.dtype(np.float64)
+
+
+STATE = _State()
+
+
+class _GradMode:
+    """Context manager and decorator that sets grad mode for the current thread."""
+
+    enabled: bool
+
+    def __enter__(self) -> None:
+        self._prev = STATE.grad_enabled
+        STATE.grad_enabled = self.enabled
+
+    def __exit__(self, *exc) -> None:
+        STATE.grad_enabled = self._prev
+
+    def __call__(self, fn):
+        mode = type(self)
+
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            with mode():  # a fresh instance per call, so recursion and threads are safe
+                return fn(*args, **kwargs)
+
+        return wrapper
+
+
+class no_grad(_GradMode):  # noqa: N801 - PyTorch's name, used as a context manager
+    """Ops inside run their forward only and record nothing (inference, optimizer updates)."""
+
+    enabled = False
+
+
+class enable_grad(_GradMode):  # noqa: N801
+    """Turn recording back on inside a `no_grad` block."""
+
+    enabled = True
+
+
+def is_grad_enabled() -> bool:
+    return STATE.grad_enabled
+
+
+class scope:  # noqa: N801
+    """Name the ops created inside: ``with mg.scope("forget_gate"): ...``.
+
+    Nested scopes join with ``/`` (``lstm/t3/forget_gate``). Drawings cluster ops by scope and error
+    messages name it.
+    """
+
+    def __init__(self, name: str) -> None:
+        if not isinstance(name, str) or not name or "/" in name:
+            raise ValueError(f"scope: name must be a non-empty string without '/', got {name!r}")
+        self.name = name
+
+    def __enter__(self) -> str:
+        self._prev = STATE.scope
+        STATE.scope = f"{self._prev}/{self.name}" if self._prev else self.name
+        return STATE.scope
+
+    def __exit__(self, *exc) -> None:
+        STATE.scope = self._prev
+
+
+def current_scope() -> str:
+    return STATE.scope
+
+
+class detect_anomaly:  # noqa: N801
+    """While active, the first op whose output or gradient holds NaN or inf raises `AnomalyError`.
+
+    Off by default; when off it costs one attribute read per op.
+    """
+
+    def __enter__(self) -> None:
+        self._prev = STATE.anomaly
+        STATE.anomaly = True
+
+    def __exit__(self, *exc) -> None:
+        STATE.anomaly = self._prev
+
+
+def set_default_dtype(dtype) -> None:
+    """Set the dtype that integer and Python-number data become (float64 unless changed)."""
+    dt = np.dtype(dtype)
+    if dt.kind != "f":
+        raise TypeError(f"set_default_dtype: expected a floating dtype, got {dt}")
+    STATE.default_dtype = dt
+
+
+def get_default_dtype() -> np.dtype:
+    return STATE.default_dtype

@@ -1,0 +1,339 @@
+"""`Tensor`: a NumPy array plus the graph node that produced it.
+
+Every operator and method here is a one-line call of a primitive op from `minigrad.ops`; the arithmetic and
+the derivatives live there, forward and backward side by side.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from minigrad.state import STATE
+
+# A global mutation clock: an in-place change stamps the Tensor with the next tick, and a node remembers the
+# tick at which it was recorded, so backward can tell cheaply whether anything it saved changed since.
+CLOCK = [0]
+
+_new = object.__new__
+_SCALARS = (int, float, bool, np.number, np.bool_)
+
+
+def _float_array(data, dtype, copy: bool, where: str) -> np.ndarray:
+    """Convert user data to an array: integers, bools and Python numbers become the default float dtype."""
+    try:
+        a = np.array(data, dtype=dtype, copy=copy) if dtype is not None else np.array(data, copy=copy)
+    except (ValueError, TypeError) as e:
+        raise TypeError(f"{where}: cannot make an array of {type(data).__name__} data ({e})") from e
+    kind = a.dtype.kind
+    if kind == "f":
+        return a
+    if kind in "iub":
+        if dtype is not None:  # an integer dtype asked for explicitly is kept
+            return a
+        return a.astype(STATE.default_dtype)
+    raise TypeError(
+        f"{where}: unsupported dtype {a.dtype}; minigrad works on real numbers "
+        "(floating point, or integers and bools which become floating point)"
+    )
+
+
+class Tensor:
+    """An n-dimensional array that records the operations applied to it.
+
+    Args:
+        data: anything ``np.array`` accepts. Integers, bools and Python numbers become the default dtype
+            (float64 unless changed with ``mg.set_default_dtype``); float32 stays float32. The data is copied.
+        requires_grad: whether gradients with respect to this tensor are wanted.
+        name: a label shown in drawings and error messages.
+        dtype: force a dtype.
+
+    ``grad`` is None until a backward pass reaches the tensor, then a Tensor of the same shape
+    (gradients accumulate across backward calls, as in PyTorch; zero them with ``t.grad = None``).
+    """
+
+    __slots__ = ("_data", "grad", "requires_grad", "name", "_ctx", "_index", "_version", "__weakref__")
+    __array_ufunc__ = None  # ndarray <op> Tensor defers to Tensor's reflected operators
+    __array_priority__ = 1000
+
+    def __init__(self, data, requires_grad: bool = False, name: str | None = None, dtype=None):
+        a = _float_array(data._data if isinstance(data, Tensor) else data, dtype, True, "Tensor")
+        if requires_grad and a.dtype.kind != "f":
+            raise TypeError(
+                f"Tensor: only floating-point tensors can require gradients, got dtype {a.dtype}"
+            )
+        self._data = a
+        self.grad = None
+        self.requires_grad = bool(requires_grad)
+        self.name = name
+        self._ctx = None
+        self._index = 0
+        self._version = 0
+
+    @classmethod
+    def _wrap(cls, data: np.ndarray, ctx, requires_grad: bool, index: int) -> Tensor:
+        """Fast constructor for op outputs: no conversion, no copy."""
+        t = _new(cls)
+        t._data = data
+        t.grad = None
+        t.requires_grad = requires_grad
+        t.name = None
+        t._ctx = ctx
+        t._index = index
+        t._version = 0
+        return t
+
+    # -- the array ---
+    @property
+    def data(self) -> np.ndarray:
+        return self._data
+
+    @data.setter
+    def data(self, value) -> None:
+        # ``t.data += 1`` also lands here, so an in-place change is seen by the version check.
+        self._data = value if isinstance(value, np.ndarray) else np.asarray(value, self._data.dtype)
+        self._mark_modified()
+
+    def _mark_modified(self) -> None:
+        CLOCK[0] += 1
+        self._version = CLOCK[0]
+
+    shape = property(lambda self: self._data.shape)
+    ndim = property(lambda self: self._data.ndim)
+    dtype = property(lambda self: self._data.dtype)
+    size = property(lambda self: self._data.size)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def __iter__(self):
+        return (self[i] for i in range(len(self)))
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        a = self._data
+        if dtype is not None and a.dtype != dtype:
+            return a.astype(dtype)
+        return a.copy() if copy else a
+
+    def numpy(self) -> np.ndarray:
+        """The data as an ndarray (shared, not copied)."""
+        return self._data
+
+    def item(self) -> float:
+        if self._data.size != 1:
+            raise ValueError(f"item: only a one-element tensor can be converted, shape is {self.shape}")
+        return self._data.item()
+
+    def __float__(self) -> float:
+        return float(self.item())
+
+    def __bool__(self) -> bool:
+        if self._data.size != 1:
+            raise ValueError(
+                f"the truth value of a tensor of shape {self.shape} is ambiguous; use .any() "
+                "or .all() on .data"
+            )
+        return bool(self._data)
+
+    # -- the graph ---
+    @property
+    def grad_fn(self):
+        """The node (a `Function` instance) that produced this tensor; None for a leaf."""
+        return self._ctx
+
+    @property
+    def is_leaf(self) -> bool:
+        return self._ctx is None
+
+    @property
+    def op(self) -> str | None:
+        return self._ctx.op if self._ctx is not None else None
+
+    @property
+    def parents(self) -> tuple:
+        """The Tensor inputs of the op that produced this tensor, in argument order."""
+        if self._ctx is None:
+            return ()
+        return tuple(a for a in self._ctx.inputs if isinstance(a, Tensor))
+
+    @property
+    def scope(self) -> str | None:
+        return self._ctx.scope if self._ctx is not None else None
+
+    def backward(self, grad=None, retain_graph: bool = False, create_graph: bool = False) -> None:
+        """Accumulate d(self)/d(leaf) into the ``grad`` of every leaf that requires grad."""
+        from minigrad.engine import backward
+
+        backward(self, grad, retain_graph=retain_graph, create_graph=create_graph)
+
+    def retain_grad(self) -> Tensor:
+        """Keep the gradient of this non-leaf tensor in ``.grad`` after backward."""
+        if self._ctx is not None:
+            import weakref
+
+            if self._ctx._retain is None:
+                self._ctx._retain = {}
+            self._ctx._retain[self._index] = weakref.ref(self)
+        return self
+
+    def detach(self) -> Tensor:
+        """The same data (shared) as a new leaf that does not require grad: cuts the graph here."""
+        t = Tensor._wrap(self._data, None, False, 0)
+        t.name = self.name
+        return t
+
+    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
+        if requires_grad and self._data.dtype.kind != "f":
+            raise TypeError(
+                f"requires_grad_: only floating-point tensors can require gradients, "
+                f"got dtype {self.dtype}"
+            )
+        self.requires_grad = requires_grad
+        return self
+
+    def __repr__(self) -> str:
+        body = np.array2string(self._data, precision=4, threshold=20, edgeitems=2, separator=", ")
+        body = body.replace("\n", "\n       ")
+        extra = []
+        if self.name:
+            extra.append(f"name={self.name!r}")
+        if self._ctx is not None:
+            extra.append(f"op={self._ctx.where!r}")
+        elif self.requires_grad:
+            extra.append("requires_grad=True")
+        if self.dtype != np.float64:
+            extra.append(f"dtype={self.dtype}")
+        tail = (", " + ", ".join(extra)) if extra else ""
+        return f"Tensor({body}{tail})"
+
+    # -- operators: each one primitive op ---
+    def __add__(self, other):
+        return _ops.Add.apply(self, lift(other, self))
+
+    def __radd__(self, other):
+        return _ops.Add.apply(lift(other, self), self)
+
+    def __sub__(self, other):
+        return _ops.Sub.apply(self, lift(other, self))
+
+    def __rsub__(self, other):
+        return _ops.Sub.apply(lift(other, self), self)
+
+    def __mul__(self, other):
+        return _ops.Mul.apply(self, lift(other, self))
+
+    def __rmul__(self, other):
+        return _ops.Mul.apply(lift(other, self), self)
+
+    def __truediv__(self, other):
+        return _ops.Div.apply(self, lift(other, self))
+
+    def __rtruediv__(self, other):
+        return _ops.Div.apply(lift(other, self), self)
+
+    def __pow__(self, other):
+        return _ops.pow(self, other)
+
+    def __rpow__(self, other):
+        return _ops.pow(lift(other, self), self)
+
+    def __neg__(self):
+        return _ops.Neg.apply(self)
+
+    def __matmul__(self, other):
+        return _ops.matmul(self, lift(other, self))
+
+    def __rmatmul__(self, other):
+        return _ops.matmul(lift(other, self), self)
+
+    def __getitem__(self, index):
+        return _ops.getitem(self, index)
+
+    # Comparisons are not differentiable: they return boolean NumPy arrays. == and != keep Python's
+    # identity meaning so tensors can be dict keys; compare values with ``t.data == x``.
+    def __lt__(self, other):
+        return self._data < np.asarray(other)
+
+    def __le__(self, other):
+        return self._data <= np.asarray(other)
+
+    def __gt__(self, other):
+        return self._data > np.asarray(other)
+
+    def __ge__(self, other):
+        return self._data >= np.asarray(other)
+
+    __hash__ = object.__hash__
+
+    # -- methods ---
+    def exp(self):
+        return _ops.Exp.apply(self)
+
+    def log(self):
+        return _ops.Log.apply(self)
+
+    def tanh(self):
+        return _ops.Tanh.apply(self)
+
+    def sigmoid(self):
+        return _ops.Sigmoid.apply(self)
+
+    def relu(self):
+        return _ops.Relu.apply(self)
+
+    def sum(self, axis=None, keepdims: bool = False):
+        return _ops.Sum.apply(self, axis, keepdims)
+
+    def mean(self, axis=None, keepdims: bool = False):
+        return _ops.mean(self, axis, keepdims)
+
+    def max(self, axis=None, keepdims: bool = False):
+        return _ops.Max.apply(self, axis, keepdims)
+
+    def reshape(self, *shape):
+        if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+            shape = tuple(shape[0])
+        return _ops.Reshape.apply(self, shape)
+
+    def transpose(self, *axes):
+        if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
+            axes = tuple(axes[0])
+        return _ops.Transpose.apply(self, axes or None)
+
+    def swapaxes(self, axis1: int, axis2: int):
+        axes = list(range(self.ndim))
+        axes[axis1], axes[axis2] = axes[axis2], axes[axis1]
+        return _ops.Transpose.apply(self, tuple(axes))
+
+    @property
+    def T(self):  # noqa: N802 - NumPy's name
+        return _ops.Transpose.apply(self, None)
+
+    def split(self, sizes_or_n, axis: int = 0):
+        return _ops.split(self, sizes_or_n, axis)
+
+
+def const(a) -> Tensor:
+    """Wrap an array as a constant leaf (no copy, no grad)."""
+    return Tensor._wrap(a, None, False, 0)
+
+
+def lift(x, like: Tensor) -> Tensor:
+    """Make an operand a Tensor. Python numbers take ``like``'s dtype so float32 stays float32."""
+    if isinstance(x, Tensor):
+        return x
+    if isinstance(x, _SCALARS):
+        return Tensor._wrap(np.asarray(x, dtype=like._data.dtype), None, False, 0)
+    a = np.asarray(x)
+    if a.dtype.kind in "iub":
+        a = a.astype(like._data.dtype)
+    elif a.dtype.kind != "f":
+        raise TypeError(f"cannot combine a Tensor with {type(x).__name__} data of dtype {a.dtype}")
+    return Tensor._wrap(a, None, False, 0)
+
+
+def tensor(data, requires_grad: bool = False, name: str | None = None, dtype=None) -> Tensor:
+    """Same as ``Tensor(...)``."""
+    return Tensor(data, requires_grad=requires_grad, name=name, dtype=dtype)
+
+
+from minigrad import ops as _ops  # noqa: E402  (ops need Tensor defined first)
