@@ -1,0 +1,144 @@
+#!/usr/bin/env bash
+# Installs the project into ./.venv, then runs the main job or the test suite.
+#
+#   bash setup.sh run [ARGS...]    train the LSTM; ARGS go to `python -m lstm train`
+#   bash setup.sh test [ARGS...]   lint, then run every test; ARGS go to pytest
+#
+# Needs only Python 3.10+ on the PATH (or PYTHON=/path/to/python). On Debian and Ubuntu it installs what is
+# missing with apt-get (python3-venv, graphviz), through sudo when not root. The pip install is skipped
+# while pyproject.toml is unchanged, so a second run starts at once.
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")"
+
+PYTHON=${PYTHON:-python3}
+VENV=.venv
+PY=$VENV/bin/python
+STAMP=$VENV/.installed
+
+say() { printf 'setup.sh: %s\n' "$*" >&2; }
+die() {
+    say "$*"
+    exit 1
+}
+
+# Runs a command as root: directly when we are root, else through sudo (never prompting without a terminal).
+as_root() {
+    if [ "$(id -u)" -eq 0 ]; then
+        "$@"
+    elif command -v sudo >/dev/null 2>&1; then
+        if [ -t 0 ]; then sudo "$@"; else sudo -n "$@"; fi
+    else
+        say "not root and no sudo: cannot run '$*'"
+        return 1
+    fi
+}
+
+# The package lists are refreshed once per run; after that fails, later installs give up at once.
+apt_lists=
+apt_install() {
+    command -v apt-get >/dev/null 2>&1 || return 1
+    [ "$apt_lists" != failed ] || return 1
+    if [ -z "$apt_lists" ]; then
+        as_root apt-get update -qq || {
+            apt_lists=failed
+            return 1
+        }
+        apt_lists=fresh
+    fi
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@"
+}
+
+venv_works() { "$PY" -m pip --version >/dev/null 2>&1; }
+
+ensure_venv() {
+    command -v "$PYTHON" >/dev/null 2>&1 || die "$PYTHON not found: install Python 3.10 or newer"
+    "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 10))' ||
+        die "$PYTHON is Python $("$PYTHON" -V 2>&1): this project needs 3.10 or newer"
+    venv_works && return 0
+
+    rm -rf "$VENV"
+    say "creating $VENV with $("$PYTHON" -V 2>&1)"
+    "$PYTHON" -m venv "$VENV" && venv_works && return 0
+
+    # Debian and Ubuntu ship venv's pip bootstrap (ensurepip) in a separate package.
+    rm -rf "$VENV"
+    local ver
+    ver=$("$PYTHON" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+    command -v apt-get >/dev/null 2>&1 ||
+        die "$PYTHON -m venv failed: install your system's venv package for Python $ver and run again"
+    say "venv failed; installing python$ver-venv with apt-get"
+    apt_install "python$ver-venv" || apt_install python3-venv ||
+        die "could not install python$ver-venv: install it (or your system's venv package) and run again"
+    { "$PYTHON" -m venv "$VENV" && venv_works; } ||
+        die "$PYTHON -m venv still fails after installing python$ver-venv"
+}
+
+# Graphviz's `dot` renders the graph drawings. Without it everything else works, so a failure only warns.
+ensure_dot() {
+    command -v dot >/dev/null 2>&1 && return 0
+    if command -v apt-get >/dev/null 2>&1; then
+        say "installing Graphviz (the dot program) with apt-get"
+        apt_install graphviz && return 0
+        say "could not install graphviz: drawings will not render until 'apt-get install graphviz' is run"
+    else
+        say "Graphviz's dot program is missing; drawings will not render until it is installed" \
+            "(brew install graphviz, dnf install graphviz, pacman -S graphviz, ...)"
+    fi
+}
+
+# Reinstalls when pyproject.toml, the interpreter or the checkout's location changed since the last install.
+ensure_installed() {
+    local want
+    want=$("$PY" -c 'import hashlib, os, sys
+h = hashlib.sha256(open("pyproject.toml", "rb").read())
+h.update(f"{sys.version}\n{os.getcwd()}".encode())
+print(h.hexdigest())')
+    if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$want" ]; then
+        say "dependencies up to date (pyproject.toml unchanged)"
+        return 0
+    fi
+    say "installing the project and its dev dependencies into $VENV"
+    rm -f "$STAMP"
+    "$PY" -m pip install --disable-pip-version-check --progress-bar off -q --upgrade pip
+    "$PY" -m pip install --disable-pip-version-check --progress-bar off -e ".[dev]"
+    echo "$want" >"$STAMP"
+}
+
+run_tests() {
+    export MPLBACKEND=Agg
+    # Two test workers on two cores: one BLAS thread each keeps them from fighting over the cores.
+    export OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1} OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
+    say "ruff check ."
+    "$PY" -m ruff check .
+    local status=0
+    "$PY" -m pytest -n 2 "$@" || status=$?
+    if [ "$status" -eq 5 ]; then
+        die "pytest collected no tests: that counts as a failure"
+    fi
+    return "$status"
+}
+
+usage() {
+    say "usage: bash setup.sh run [ARGS...] | bash setup.sh test [ARGS...]"
+    exit 2
+}
+
+main() {
+    [ $# -ge 1 ] || usage
+    local cmd=$1
+    shift
+    case "$cmd" in
+        run | test) ;;
+        *) usage ;;
+    esac
+    ensure_venv
+    ensure_dot
+    ensure_installed
+    case "$cmd" in
+        run) exec "$PY" -m lstm train "$@" ;;
+        test) run_tests "$@" ;;
+    esac
+}
+
+main "$@"
