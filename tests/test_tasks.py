@@ -1,0 +1,277 @@
+"""Training tasks: generators obey their definitions, seeds reproduce, metrics score as stated."""
+
+import math
+import re
+from collections import Counter
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from lstm.tasks import (
+    TASKS,
+    AddingProblem,
+    Batch,
+    TemporalOrder,
+    make_task,
+)
+
+
+def draw(task, n_batches, batch_size, seed=0):
+    rng = np.random.default_rng(seed)
+    return [task.batch(batch_size, rng) for _ in range(n_batches)]
+
+
+def same_batches(a: list[Batch], b: list[Batch]) -> bool:
+    return len(a) == len(b) and all(
+        np.array_equal(p.x, q.x)
+        and np.array_equal(p.y, q.y)
+        and (p.mask is None) == (q.mask is None)
+        and (p.mask is None or np.array_equal(p.mask, q.mask))
+        for p, q in zip(a, b, strict=True)
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# adding
+
+
+def check_adding_paper(batch: Batch, T: int) -> np.ndarray:
+    """Assert the paper's definition on one batch; return the marked positions (B, 2), sorted."""
+    x, y = batch.x, batch.y
+    B, L, I = x.shape
+    assert I == 2 and y.shape == (B, 1) and batch.mask is None
+    assert T <= L <= T + T // 10
+    values, markers = x[..., 0], x[..., 1]
+    assert np.all(np.abs(values) <= 1)
+    marked = markers == 1
+    assert np.all(marked.sum(axis=1) == 2)
+    positions = np.nonzero(marked)[1].reshape(B, 2)
+    # One mark among the first 10 pairs, the other among the first T//2 - 1 still unmarked ones.
+    assert np.all(positions[:, 0] <= 9) and np.all(positions[:, 1] <= T // 2 - 1)
+    expected = np.zeros_like(markers)
+    expected[:, [0, -1]] = -1
+    expected[marked] = 1
+    assert np.array_equal(markers, expected)
+    # A marked first pair counts as zero, and is zero in the input.
+    assert np.all(values[marked[:, 0], 0] == 0)
+    counted = np.where(marked, values, 0.0)
+    counted[:, 0] = 0.0
+    np.testing.assert_allclose(y[:, 0], 0.5 + counted.sum(axis=1) / 4, rtol=0, atol=1e-12)
+    return positions
+
+
+def adding_oracle(x: np.ndarray) -> np.ndarray:
+    """The right answer of the paper's adding problem, read off the inputs alone."""
+    counted = np.where(x[..., 1] == 1, x[..., 0], 0.0)
+    counted[:, 0] = 0.0
+    return 0.5 + counted.sum(axis=1, keepdims=True) / 4
+
+
+def test_adding_paper_definition_and_coverage():
+    T = 100
+    task = AddingProblem(T)
+    batches = draw(task, 40, 64) + task.test_batches()
+    positions = np.concatenate([check_adding_paper(b, T) for b in batches])
+    lengths = {b.x.shape[1] for b in batches}
+    assert lengths == set(range(100, 111))
+    assert set(positions[:, 0]) == set(range(10))
+    assert positions[:, 1].max() == T // 2 - 1
+    # The first pair is marked when X1 lands there (1/10) or X2 does (9/10 * 1/49).
+    first_marked = np.mean(positions[:, 0] == 0)
+    assert abs(first_marked - (0.1 + 0.9 / 49)) < 0.03
+
+
+@settings(max_examples=30, deadline=None)
+@given(T=st.integers(22, 300), seed=st.integers(0, 2**32 - 1))
+def test_adding_paper_definition_any_T(T, seed):
+    check_adding_paper(AddingProblem(T).batch(16, np.random.default_rng(seed)), T)
+
+
+def test_adding_test_set_is_drawn_sequence_by_sequence():
+    batches = AddingProblem(100).test_batches(batch_size=256)
+    assert sum(len(b.x) for b in batches) == 2560
+    assert all(len(b.x) <= 256 for b in batches)
+    per_length = Counter()
+    for b in batches:
+        per_length[b.x.shape[1]] += len(b.x)
+    # Uniform over 11 lengths: about 233 each, not multiples of a batch.
+    assert sorted(per_length) == list(range(100, 111))
+    assert all(150 < n < 320 for n in per_length.values())
+
+
+def test_adding_modern_definition():
+    T = 40
+    task = AddingProblem(T, variant="modern")
+    for batch in draw(task, 20, 64):
+        values, markers = batch.x[..., 0], batch.x[..., 1]
+        assert batch.x.shape[1] == T
+        assert values.min() >= 0 and values.max() <= 1
+        assert set(np.unique(markers)) == {0.0, 1.0}
+        assert np.all(markers.sum(axis=1) == 2)
+        np.testing.assert_allclose(batch.y[:, 0], (values * markers).sum(axis=1), atol=1e-12)
+    assert task.baseline()["mse"] == pytest.approx(1 / 6, rel=0.1)
+
+
+def test_adding_metric_boundaries():
+    task = AddingProblem(100)
+    perfect = task.evaluate(adding_oracle)
+    assert perfect == {"loss": 0.0, "mse": 0.0, "wrong": 0, "error_rate": 0.0}
+    just_inside = task.evaluate(lambda x: adding_oracle(x) - 0.039)
+    assert just_inside["wrong"] == 0
+    assert just_inside["mse"] == pytest.approx(0.039**2)
+    just_outside = task.evaluate(lambda x: adding_oracle(x) + 0.041)
+    assert just_outside["wrong"] == 2560 and just_outside["error_rate"] == 1.0
+
+
+def test_adding_constant_predictor_scores_by_hand():
+    task = AddingProblem(100)
+    y = np.concatenate([b.y[:, 0] for b in task.test_batches()])
+    wrong = int(np.sum(np.abs(y - 0.5) >= 0.04))
+    scores = task.evaluate(lambda x: np.full((len(x), 1), 0.5))
+    assert scores["wrong"] == wrong and scores["error_rate"] == wrong / 2560
+    assert scores["mse"] == pytest.approx(np.mean((y - 0.5) ** 2))
+    assert task.baseline() == scores
+    # Var((X1 + X2) / 4) with a marked first pair counting 0: (2 - p0) / 48.
+    p0 = 0.1 + 0.9 / 49
+    assert scores["mse"] == pytest.approx((2 - p0) / 48, rel=0.1)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"T": 21}, "AddingProblem(variant='paper') needs T >= 22, got 21"),
+        ({"T": 1, "variant": "modern"}, "AddingProblem(variant='modern') needs T >= 2, got 1"),
+        ({"variant": "classic"}, "variant must be 'paper' or 'modern', got 'classic'"),
+    ],
+)
+def test_adding_bad_arguments(kwargs, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        AddingProblem(**kwargs)
+
+
+# ---------------------------------------------------------------------------------------------
+# temporal order
+
+TO_SYMBOLS = "EBabcdXY"
+
+
+def test_temporal_order_definition_and_coverage():
+    task = TemporalOrder()
+    batches = draw(task, 20, 64) + task.test_batches()
+    t1s, t2s, lengths, classes = set(), set(), set(), Counter()
+    for batch in batches:
+        assert np.all(batch.x.sum(axis=-1) == 1) and set(np.unique(batch.x)) == {0.0, 1.0}
+        for ids, label in zip(batch.x.argmax(axis=-1), batch.y, strict=True):
+            seq = "".join(TO_SYMBOLS[i] for i in ids)
+            assert seq[0] == "E" and seq[-1] == "B"
+            assert set(seq[1:-1]) <= set("abcdXY")
+            # Positions counted from 1, E at position 1.
+            (t1, s1), (t2, s2) = [(t + 1, s) for t, s in enumerate(seq) if s in "XY"]
+            assert 10 <= t1 <= 20 and 50 <= t2 <= 60
+            assert label == {"XX": 0, "XY": 1, "YX": 2, "YY": 3}[s1 + s2]
+            t1s.add(t1), t2s.add(t2), lengths.add(len(seq))
+            classes[int(label)] += 1
+    assert t1s == set(range(10, 21)) and t2s == set(range(50, 61))
+    assert lengths == set(range(100, 111))
+    assert sorted(classes) == [0, 1, 2, 3] and min(classes.values()) > 0.2 * sum(classes.values())
+
+
+def temporal_order_logits(x: np.ndarray, p_true: float) -> np.ndarray:
+    """Logits whose softmax gives the true class probability p_true, the rest shared equally."""
+    ids = x.argmax(axis=-1)
+    picked = [[TO_SYMBOLS[i] for i in row if TO_SYMBOLS[i] in "XY"] for row in ids]
+    label = np.array([2 * (a == "Y") + (b == "Y") for a, b in picked])
+    probs = np.full((len(x), 4), (1 - p_true) / 3)
+    probs[np.arange(len(x)), label] = p_true
+    return np.log(probs)
+
+
+def test_temporal_order_metric_boundaries():
+    task = TemporalOrder()
+    perfect = task.evaluate(lambda x: temporal_order_logits(x, 1 - 1e-12))
+    assert perfect["wrong"] == 0 and perfect["accuracy"] == 1.0 and perfect["loss"] < 1e-9
+    inside = task.evaluate(lambda x: temporal_order_logits(x, 0.71))
+    assert inside["wrong"] == 0 and inside["error_rate"] == 0.0
+    assert inside["loss"] == pytest.approx(-math.log(0.71))
+    outside = task.evaluate(lambda x: temporal_order_logits(x, 0.69))
+    assert outside["wrong"] == 2560 and outside["error_rate"] == 1.0
+    assert outside["accuracy"] == 1.0
+
+
+def test_temporal_order_constant_predictor():
+    task = TemporalOrder()
+    y = np.concatenate([b.y for b in task.test_batches()])
+    scores = task.evaluate(lambda x: np.zeros((len(x), 4)))
+    assert scores["loss"] == pytest.approx(math.log(4))
+    assert scores["wrong"] == 2560
+    assert scores["accuracy"] == pytest.approx(np.mean(y == 0))  # argmax of a tie is class 0
+    assert task.baseline() == scores
+
+
+# ---------------------------------------------------------------------------------------------
+# every task
+
+SMALL = {
+    "adding": {"T": 30},
+    "temporal_order": {},
+}
+
+
+@pytest.fixture(scope="module", params=sorted(SMALL))
+def task(request):
+    return make_task(request.param, **SMALL[request.param])
+
+
+def test_registry():
+    assert sorted(TASKS) == sorted(SMALL)
+    assert all(cls.name == name for name, cls in TASKS.items())
+    message = "unknown task 'nope'; known tasks: adding, temporal_order"
+    with pytest.raises(ValueError, match=re.escape(message)):
+        make_task("nope")
+
+
+def test_batch_shapes_follow_the_declared_interface(task):
+    batch = task.batch(8, np.random.default_rng(0))
+    B, T, _ = batch.x.shape
+    assert batch.x.shape == (8, T, task.input_size) and batch.x.dtype == np.float64
+    assert task.target in ("last", "sequence") and task.loss in ("mse", "cross_entropy")
+    if task.target == "last":
+        assert batch.mask is None
+        assert batch.y.shape == ((B, task.output_size) if task.loss == "mse" else (B,))
+    else:
+        assert batch.y.shape == (B, T) and np.issubdtype(batch.y.dtype, np.integer)
+        assert batch.mask is None or (batch.mask.shape == (B, T) and batch.mask.dtype == bool)
+    if task.loss == "cross_entropy":
+        assert batch.y.min() >= 0 and batch.y.max() < task.output_size
+    assert task.describe().strip()
+
+
+def test_seeding(task):
+    assert same_batches(draw(task, 3, 8, seed=5), draw(task, 3, 8, seed=5))
+    assert not same_batches(draw(task, 3, 8, seed=5), draw(task, 3, 8, seed=6))
+    again = make_task(task.name, **SMALL[task.name])
+    assert same_batches(task.test_batches(), task.test_batches())
+    assert same_batches(task.test_batches(), again.test_batches())
+
+
+def test_evaluate_returns_plain_numbers(task):
+    scores = task.baseline()
+    assert "loss" in scores
+    assert all(type(value) in (int, float) for value in scores.values()), scores
+
+
+def test_wrong_prediction_shape_is_refused(task):
+    with pytest.raises(ValueError, match=f"{task.name}: predict returned shape \\(1, 1, 1\\)"):
+        task.evaluate(lambda x: np.zeros((1, 1, 1)))
+
+
+def test_float32_and_bad_rng():
+    task = AddingProblem(30, dtype=np.float32)
+    batch = task.batch(4, np.random.default_rng(0))
+    assert batch.x.dtype == np.float32 and batch.y.dtype == np.float32
+    with pytest.raises(TypeError, match="rng must be a numpy.random.Generator"):
+        task.batch(4, 0)
+    with pytest.raises(ValueError, match="batch_size must be a positive integer, got 0"):
+        task.batch(0, np.random.default_rng(0))
