@@ -13,9 +13,13 @@ from lstm.tasks import (
     TASKS,
     AddingProblem,
     Batch,
+    CopyTask,
+    EmbeddedReber,
     TemporalOrder,
     make_task,
 )
+from lstm.tasks.reber import SYMBOLS as REBER_SYMBOLS
+from lstm.tasks.reber import grammar_logits, legal_next, sample_string
 
 
 def draw(task, n_batches, batch_size, seed=0):
@@ -211,11 +215,153 @@ def test_temporal_order_constant_predictor():
 
 
 # ---------------------------------------------------------------------------------------------
+# embedded Reber grammar
+
+# A recogniser written from the grammar's graph, independent of the task's transition table.
+# From the state after "X" out of the T-loop: loop X T* V P, then leave by S or by X T* V V.
+_AFTER_X = "(?:XT*VP)*(?:S|XT*VV)"
+_REBER = f"B(?:TS*X{_AFTER_X}|PT*V(?:V|P{_AFTER_X}))E"
+EMBEDDED = re.compile(rf"B([TP]){_REBER}\1E")
+
+
+def test_recogniser_itself():
+    for good in ("BTBTXSETE", "BPBPVVEPE", "BTBTSSXXTVVETE", "BPBPVPXVPXVPXVVEPE", "BTBPTVPSETE"):
+        assert EMBEDDED.fullmatch(good), good
+    for bad in ("BTBTXSEPE", "BTBTXSET", "BTBTXXETE", "BPBPVPEPE", "BTTXSETE"):
+        assert not EMBEDDED.fullmatch(bad), bad
+
+
+def test_reber_strings_obey_the_grammar():
+    task = EmbeddedReber()
+    assert len(task.train_strings) == 256 and len(task.test_strings) == 256
+    assert not set(task.train_strings) & set(task.test_strings)
+    sampled = [sample_string(np.random.default_rng(seed)) for seed in range(500)]
+    for string in task.train_strings + task.test_strings + sampled:
+        assert EMBEDDED.fullmatch(string), string
+    # Every way out of a state is equally likely: T and P open half the strings each.
+    assert 0.4 < np.mean([s[1] == "T" for s in sampled]) < 0.6
+
+
+def test_reber_legal_next_by_hand():
+    # B T | B T X S E | T E: after the inner E only T may come, the long-range dependency.
+    assert legal_next("BTBTXSETE") == ["TP", "B", "TP", "SX", "SX", "E", "T", "E"]
+    assert legal_next("BPBPVVEPE") == ["TP", "B", "TP", "TV", "PV", "E", "P", "E"]
+    with pytest.raises(ValueError, match="'V' cannot follow"):
+        legal_next("BTBTVSETE")
+
+
+def test_reber_batches_come_from_the_training_strings():
+    task = EmbeddedReber()
+    train = set(task.train_strings)
+    for batch in draw(task, 10, 32):
+        B, T, _ = batch.x.shape
+        assert batch.mask.shape == (B, T) and batch.y.shape == (B, T)
+        assert np.all(batch.x.sum(axis=-1) == batch.mask)  # one-hot at steps, zeros as padding
+        for x, y, mask in zip(batch.x, batch.y, batch.mask, strict=True):
+            n = int(mask.sum())
+            assert mask[:n].all()
+            inputs = "".join(REBER_SYMBOLS[i] for i in x[:n].argmax(axis=-1))
+            string = inputs + REBER_SYMBOLS[y[n - 1]]
+            assert string in train
+            assert "".join(REBER_SYMBOLS[i] for i in y[:n]) == string[1:]
+
+
+def test_reber_metrics():
+    task = EmbeddedReber()
+    lengths = [len(s) - 1 for s in task.test_strings]
+
+    ideal = task.evaluate(grammar_logits)
+    assert ideal["fraction_correct"] == 1.0 and ideal["symbol_accuracy"] == 1.0
+    # The true next-symbol distribution is uniform over the legal set.
+    floor = np.mean([math.log(len(k)) for s in task.test_strings for k in legal_next(s)])
+    assert ideal["loss"] == pytest.approx(floor)
+    assert task.evaluate(grammar_logits, split="train")["fraction_correct"] == 1.0
+
+    # Forgetting the second symbol costs exactly one step per string.
+    forgetful = task.baseline()
+    assert forgetful["fraction_correct"] == 0.0
+    assert forgetful["symbol_accuracy"] == pytest.approx(1 - 256 / sum(lengths))
+
+    # Equal logits never single out the legal symbols.
+    flat = task.evaluate(lambda x: np.zeros(x.shape[:2] + (7,)))
+    assert flat == {}
+
+
+def test_reber_criterion_is_strict():
+    task = EmbeddedReber()
+
+    def tie_at_first_step_of_first_string(x):
+        logits = np.nan_to_num(grammar_logits(x), neginf=-50.0)
+        if np.array_equal(x, task.test_batches()[0].x):
+            logits[0, 0, REBER_SYMBOLS.index("E")] = logits[0, 0, REBER_SYMBOLS.index("T")]
+        return logits
+
+    scores = task.evaluate(tie_at_first_step_of_first_string)
+    assert scores["fraction_correct"] == 255 / 256
+    total = sum(len(s) - 1 for s in task.test_strings)
+    assert scores["symbol_accuracy"] == pytest.approx(1 - 1 / total)
+
+
+# ---------------------------------------------------------------------------------------------
+# copy
+
+
+def copy_oracle(x: np.ndarray, length: int, n_symbols: int) -> np.ndarray:
+    logits = np.zeros(x.shape[:2] + (n_symbols,))
+    symbols = x[:, :length].argmax(axis=-1)
+    rows = np.arange(len(x))[:, None]
+    logits[rows, x.shape[1] - length + np.arange(length), symbols] = 10.0
+    return logits
+
+
+def test_copy_definition():
+    length, delay, n = 4, 6, 5
+    task = CopyTask(length, delay, n)
+    assert task.input_size == n + 2 and task.output_size == n
+    for batch in draw(task, 5, 64) + task.test_batches():
+        ids = batch.x.argmax(axis=-1)
+        assert batch.x.shape[1:] == (2 * length + delay + 1, n + 2)
+        assert np.all(batch.x.sum(axis=-1) == 1)
+        assert np.all(ids[:, :length] < n)
+        assert np.all(ids[:, length : length + delay] == n)
+        assert np.all(ids[:, length + delay] == n + 1)
+        assert np.all(ids[:, length + delay + 1 :] == n)
+        expected_mask = np.zeros(batch.mask.shape, dtype=bool)
+        expected_mask[:, -length:] = True
+        assert np.array_equal(batch.mask, expected_mask)
+        assert np.array_equal(batch.y[:, -length:], ids[:, :length])
+
+
+def test_copy_metrics():
+    task = CopyTask()
+    perfect = task.evaluate(lambda x: copy_oracle(x, 5, 8))
+    assert perfect["accuracy"] == 1.0 and perfect["sequence_accuracy"] == 1.0
+    assert perfect["loss"] < 1e-3
+
+    def first_symbol_wrong(x):
+        logits = copy_oracle(x, 5, 8)
+        logits[:, -5] = np.roll(logits[:, -5], 1, axis=-1)
+        return logits
+
+    off_by_one = task.evaluate(first_symbol_wrong)
+    assert off_by_one["accuracy"] == pytest.approx(4 / 5)
+    assert off_by_one["sequence_accuracy"] == 0.0
+    assert task.baseline()["loss"] == pytest.approx(math.log(8))
+
+
+def test_copy_bad_arguments():
+    with pytest.raises(ValueError, match="CopyTask needs length >= 1"):
+        CopyTask(length=0)
+
+
+# ---------------------------------------------------------------------------------------------
 # every task
 
 SMALL = {
     "adding": {"T": 30},
     "temporal_order": {},
+    "reber": {},
+    "copy": {},
 }
 
 
@@ -227,7 +373,7 @@ def task(request):
 def test_registry():
     assert sorted(TASKS) == sorted(SMALL)
     assert all(cls.name == name for name, cls in TASKS.items())
-    message = "unknown task 'nope'; known tasks: adding, temporal_order"
+    message = "unknown task 'nope'; known tasks: adding, copy, reber, temporal_order"
     with pytest.raises(ValueError, match=re.escape(message)):
         make_task("nope")
 

@@ -10,9 +10,13 @@ Every task has the interface of `Task` (see base.py); `TASKS` names them all.
 
 from .adding import AddingProblem
 from .base import Batch, Task
+from .copying import CopyTask
+from .reber import EmbeddedReber
 from .temporal_order import TemporalOrder
 
-TASKS: dict[str, type[Task]] = {task.name: task for task in (AddingProblem, TemporalOrder)}
+TASKS: dict[str, type[Task]] = {
+    task.name: task for task in (AddingProblem, TemporalOrder, EmbeddedReber, CopyTask)
+}
 
 
 def make_task(name: str, **kwargs) -> Task:
@@ -26,6 +30,8 @@ __all__ = [
     "TASKS",
     "AddingProblem",
     "Batch",
+    "CopyTask",
+    "EmbeddedReber",
     "Task",
     "TemporalOrder",
     "make_task",
