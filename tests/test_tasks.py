@@ -3,6 +3,7 @@
 import math
 import re
 from collections import Counter
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,6 +14,7 @@ from lstm.tasks import (
     TASKS,
     AddingProblem,
     Batch,
+    CharCorpus,
     CopyTask,
     EmbeddedReber,
     TemporalOrder,
@@ -20,6 +22,8 @@ from lstm.tasks import (
 )
 from lstm.tasks.reber import SYMBOLS as REBER_SYMBOLS
 from lstm.tasks.reber import grammar_logits, legal_next, sample_string
+
+CORPUS = Path(__file__).resolve().parents[1] / "lstm" / "data" / "corpus.txt"
 
 
 def draw(task, n_batches, batch_size, seed=0):
@@ -359,6 +363,81 @@ def test_copy_bad_arguments():
 
 
 # ---------------------------------------------------------------------------------------------
+# characters
+
+
+def test_shipped_corpus():
+    raw = CORPUS.read_bytes()
+    assert 40_000 <= len(raw) <= 60_000
+    text = raw.decode("ascii")
+    task = CharCorpus()
+    assert task.vocab == "".join(sorted(set(text)))
+    assert task.vocab_size == task.input_size == task.output_size == len(task.vocab)
+    # The package reads the same bytes through importlib.resources.
+    assert task.decode(np.concatenate([task.train_ids, task.val_ids])) == text
+    assert len(task.val_ids) == round(0.1 * len(text))
+
+
+def test_chars_batches_are_windows_of_the_training_split():
+    task = CharCorpus(seq_len=16)
+    train = task.decode(task.train_ids)
+    for batch in draw(task, 3, 32):
+        assert batch.x.shape == (32, 16, task.vocab_size) and batch.y.shape == (32, 16)
+        assert batch.mask is None
+        for x, y in zip(batch.x, batch.y, strict=True):
+            window = task.decode(x.argmax(axis=-1)) + task.decode(y[-1:])
+            assert window in train
+            assert task.decode(y) == window[1:]
+
+
+def test_chars_test_windows_cover_the_held_out_split_once():
+    task = CharCorpus(seq_len=50)
+    held_out = task.decode(task.val_ids)
+    batches = task.test_batches(batch_size=16)
+    assert all(b.mask is None for b in batches)
+    assert all(b.x.shape[1] == 50 for b in batches[:-1]) and batches[-1].x.shape[1] <= 50
+    rebuilt = task.decode(batches[0].x[0, :1].argmax(axis=-1))
+    rebuilt += "".join(task.decode(row) for b in batches for row in b.y)
+    assert rebuilt == held_out
+
+
+def test_chars_unigram_by_hand():
+    # Training split "aabaaba" (5 a, 2 b), held out "aba"; add-one: p(a) = 6/9, p(b) = 3/9.
+    task = CharCorpus(text="aabaabaaba", seq_len=2, val_fraction=0.3)
+    assert task.decode(task.val_ids) == "aba"
+    by_hand = -(math.log2(3 / 9) + math.log2(6 / 9)) / 2  # predicts "b", then "a"
+    assert task.unigram_bits_per_char == pytest.approx(by_hand)
+    assert task.baseline()["bits_per_char"] == pytest.approx(by_hand)
+    flat = task.evaluate(lambda x: np.zeros(x.shape[:2] + (2,)))
+    assert flat["loss"] == pytest.approx(math.log(2))
+    assert flat["bits_per_char"] == pytest.approx(1.0)
+
+
+def test_chars_encode_decode_and_files(tmp_path):
+    path = tmp_path / "notes.txt"
+    path.write_text("café au lait, café noir\n" * 20, encoding="utf-8")
+    task = CharCorpus(path=path, seq_len=8)
+    assert "é" in task.vocab
+    assert task.decode(task.encode("lait café")) == "lait café"
+    with pytest.raises(ValueError, match="character 'z' is not in the vocabulary"):
+        task.encode("zebra")
+
+
+def test_chars_bad_files(tmp_path):
+    missing = tmp_path / "nowhere.txt"
+    with pytest.raises(ValueError, match=re.escape(f"corpus file not found: {missing}")):
+        CharCorpus(path=missing)
+    latin1 = tmp_path / "latin1.txt"
+    latin1.write_bytes("café crème".encode("latin-1"))
+    with pytest.raises(ValueError, match=re.escape(f"corpus file {latin1} is not UTF-8 text")):
+        CharCorpus(path=latin1)
+    with pytest.raises(ValueError, match="the training split has 9 characters; seq_len=64 needs"):
+        CharCorpus(text="abcdefghij")
+    with pytest.raises(ValueError, match="CharCorpus takes text or path, not both"):
+        CharCorpus(text="abc", path=latin1)
+
+
+# ---------------------------------------------------------------------------------------------
 # every task
 
 SMALL = {
@@ -366,6 +445,7 @@ SMALL = {
     "temporal_order": {},
     "reber": {},
     "copy": {},
+    "chars": {"seq_len": 16},
 }
 
 
@@ -377,7 +457,7 @@ def task(request):
 def test_registry():
     assert sorted(TASKS) == sorted(SMALL)
     assert all(cls.name == name for name, cls in TASKS.items())
-    message = "unknown task 'nope'; known tasks: adding, copy, reber, temporal_order"
+    message = "unknown task 'nope'; known tasks: adding, chars, copy, reber, temporal_order"
     with pytest.raises(ValueError, match=re.escape(message)):
         make_task("nope")
 

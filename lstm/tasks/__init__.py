@@ -10,12 +10,13 @@ Every task has the interface of `Task` (see base.py); `TASKS` names them all.
 
 from .adding import AddingProblem
 from .base import Batch, Task
+from .chars import CharCorpus
 from .copying import CopyTask
 from .reber import EmbeddedReber
 from .temporal_order import TemporalOrder
 
 TASKS: dict[str, type[Task]] = {
-    task.name: task for task in (AddingProblem, TemporalOrder, EmbeddedReber, CopyTask)
+    task.name: task for task in (AddingProblem, TemporalOrder, EmbeddedReber, CopyTask, CharCorpus)
 }
 
 
@@ -30,6 +31,7 @@ __all__ = [
     "TASKS",
     "AddingProblem",
     "Batch",
+    "CharCorpus",
     "CopyTask",
     "EmbeddedReber",
     "Task",
