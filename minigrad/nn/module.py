@@ -24,31 +24,39 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} must define forward()")
 
     def named_children(self) -> Iterator[tuple[str, Module]]:
+        """The Modules held directly by this one (as attributes or in list/tuple attributes)."""
         for name, value in vars(self).items():
-            if isinstance(value, Module):
-                yield name, value
-            elif isinstance(value, (list, tuple)):
-                for i, item in enumerate(value):
-                    if isinstance(item, Module):
-                        yield f"{name}.{i}", item
+            items = enumerate(value) if isinstance(value, (list, tuple)) else [(None, value)]
+            for i, item in items:
+                if isinstance(item, Module):
+                    yield (name if i is None else f"{name}.{i}"), item
 
-    def named_parameters(self, prefix: str = "") -> Iterator[tuple[str, Parameter]]:
-        """(dotted name, parameter) pairs, each parameter once, depth first in assignment order."""
+    def named_modules(self, prefix: str = "") -> Iterator[tuple[str, Module]]:
+        """(dotted name, module) pairs: this module first (named ``prefix``), then its submodules depth
+        first in assignment order, each once, so a module that refers back to its parent ends the walk."""
         seen: set[int] = set()
         stack = [(prefix, self)]
         while stack:  # iterative, like every walk in minigrad
-            pre, mod = stack.pop()
-            children = []
-            for name, value in vars(mod).items():
+            name, mod = stack.pop()
+            if id(mod) in seen:
+                continue
+            seen.add(id(mod))
+            yield name, mod
+            pre = f"{name}." if name else ""
+            stack.extend(reversed([(pre + n, child) for n, child in mod.named_children()]))
+
+    def named_parameters(self, prefix: str = "") -> Iterator[tuple[str, Parameter]]:
+        """(dotted name, parameter) pairs, each parameter once (under its first name): a module's own
+        parameters in assignment order, then those of its submodules, depth first."""
+        seen: set[int] = set()
+        for name, mod in self.named_modules(prefix):
+            pre = f"{name}." if name else ""
+            for attr, value in vars(mod).items():
                 items = enumerate(value) if isinstance(value, (list, tuple)) else [(None, value)]
                 for i, item in items:
-                    full = f"{pre}{name}" if i is None else f"{pre}{name}.{i}"
                     if isinstance(item, Parameter) and id(item) not in seen:
                         seen.add(id(item))
-                        yield full, item
-                    elif isinstance(item, Module):
-                        children.append((full + ".", item))
-            stack.extend(reversed(children))
+                        yield (pre + attr if i is None else f"{pre}{attr}.{i}"), item
 
     def parameters(self) -> list[Parameter]:
         return [p for _, p in self.named_parameters()]
@@ -58,9 +66,8 @@ class Module:
             p.grad = None
 
     def train(self, mode: bool = True) -> Module:
-        self.training = mode
-        for _, child in self.named_children():
-            child.train(mode)
+        for _, mod in self.named_modules():
+            mod.training = mode
         return self
 
     def eval(self) -> Module:
