@@ -361,7 +361,7 @@ def test_matmul_with_an_array_on_either_side():
     np.testing.assert_allclose(x.grad.data, w.T @ np.ones((3, 2)) @ v.T)
 
 
-@pytest.mark.parametrize("other", [2.5, 2])
+@pytest.mark.parametrize("other", [2.5, np.float64(2.5), 2])
 def test_numbers_do_not_promote_float32(other):
     x = mg.tensor(np.array([0.5, 1.0, 2.0], dtype=np.float32), requires_grad=True)
     outs = [x + other, other - x, x * other, other / x, x**other, other**x]

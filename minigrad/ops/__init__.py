@@ -53,7 +53,8 @@ def broadcast_to(x, shape):
 def pow(x, p):  # noqa: A001 - the operator's name
     """x ** p: one `Pow` op for a number p; exp(p * log(x)) for a Tensor or array p."""
     if isinstance(p, (int, float, np.number)) and not isinstance(p, bool):
-        return Pow.apply(x, p)
+        # A NumPy scalar exponent counts as the number it holds: np.float64 would promote float32 data.
+        return Pow.apply(x, p.item() if isinstance(p, np.number) else p)
     if not isinstance(x, Tensor):
         x = lift(x, p)
     return Exp.apply(Mul.apply(lift(p, x), Log.apply(x)))
