@@ -318,6 +318,13 @@ def test_split_returns_one_tensor_per_piece():
     np.testing.assert_array_equal(x.grad.data, np.tile([0.0, 2.0, 2.0, 2.0], (3, 1)))
 
 
+def test_pow_zero_has_zero_gradient_at_zero():
+    # Polynomial features x**0 + x**1 + x**2 at x = 0: the derivative is 0 + 1 + 0, not NaN.
+    x = mg.tensor([0.0, 2.0], requires_grad=True)
+    sum(x**k for k in range(3)).sum().backward()
+    np.testing.assert_array_equal(x.grad.data, [1.0, 5.0])
+
+
 def test_mean_over_several_axes_divides_by_their_size():
     x = mg.tensor(np.ones((2, 3, 4)), requires_grad=True)
     x.mean(axis=(0, 2)).sum().backward()

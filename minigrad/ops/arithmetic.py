@@ -98,4 +98,6 @@ class Pow(Function):
     def backward(ctx, g):
         (x,) = ctx.saved_tensors
         p = ctx.p
+        if p == 0:  # x**0 is the constant 1; the formula below would give 0 * inf = NaN at x = 0
+            return g * 0, None
         return g * p * x ** (p - 1), None
