@@ -26,6 +26,11 @@ def _float_array(data, dtype, copy: bool, where: str) -> np.ndarray:
         raise TypeError(f"{where}: cannot make an array of {type(data).__name__} data ({e})") from e
     kind = a.dtype.kind
     if kind == "f":
+        # Python floats (alone or in lists) arrive as float64 without anyone choosing it: like integers,
+        # they take the default dtype. Arrays and NumPy scalars keep the dtype they carry.
+        explicit = dtype is not None or isinstance(data, (np.ndarray, np.generic))
+        if not explicit and a.dtype == np.float64:
+            return a.astype(STATE.default_dtype, copy=False)
         return a
     if kind in "iub":
         if dtype is not None:  # an integer dtype asked for explicitly is kept

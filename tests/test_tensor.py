@@ -27,11 +27,15 @@ def test_float32_stays_float32():
     assert mg.tensor(np.float32(1.5)).dtype == np.float32
 
 
-def test_set_default_dtype_changes_what_integers_become():
+def test_set_default_dtype_changes_what_numbers_become():
     mg.set_default_dtype(np.float32)
     assert mg.get_default_dtype() == np.float32
     assert mg.tensor([1, 2]).dtype == np.float32
+    assert mg.tensor(1.5).dtype == np.float32  # Python floats are numbers like integers
+    assert mg.tensor([[0.5, 1.5]]).dtype == np.float32
     assert mg.tensor(np.ones(2)).dtype == np.float64  # an explicit float64 array keeps its dtype
+    assert mg.tensor(np.float64(1.0)).dtype == np.float64
+    assert mg.tensor(1.5, dtype=np.float64).dtype == np.float64
 
 
 def test_default_dtype_is_per_thread():
