@@ -24,6 +24,7 @@ from minigrad.errors import (
     ShapeError,
 )
 from minigrad.function import Function
+from minigrad.gradcheck import check_graph, gradcheck
 from minigrad.ops import (
     broadcast_to,
     concat,
@@ -50,9 +51,9 @@ from minigrad.state import (
 __version__ = "0.1.0"
 
 __all__ = [
-    "AnomalyError", "Function", "GradcheckError", "MinigradError", "OpError", "OpIndexError",
-    "OpTypeError", "ShapeError", "Tensor", "backward", "broadcast_to", "concat", "detect_anomaly",
-    "enable_grad", "errors", "nn", "exp", "get_default_dtype", "grad", "is_grad_enabled", "log", "matmul",
-    "mean", "no_grad", "relu", "scope", "set_default_dtype", "sigmoid", "split", "stack", "sum_to",
-    "tanh", "tensor",
+    "AnomalyError", "backward", "broadcast_to", "check_graph", "concat", "detect_anomaly", "enable_grad",
+    "errors", "exp", "Function", "get_default_dtype", "grad", "gradcheck", "GradcheckError",
+    "is_grad_enabled", "log", "matmul", "mean", "MinigradError", "nn", "no_grad", "OpError", "OpIndexError",
+    "OpTypeError", "relu", "scope", "set_default_dtype", "ShapeError", "sigmoid", "split", "stack",
+    "sum_to", "tanh", "Tensor", "tensor",
 ]  # fmt: skip
