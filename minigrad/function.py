@@ -114,18 +114,21 @@ class Function:
         return const(a) if isinstance(a, np.ndarray) else a
 
     def _check_versions(self, saved) -> None:
-        for k, t in enumerate(self.inputs):
-            if (
-                isinstance(t, Tensor)
-                and t._version > self._clock
-                and any(t._data is a for a in saved)
-            ):
-                label = f"'{t.name}'" if t.name else f"of shape {t.shape}"
-                raise RuntimeError(
-                    f"{self.where}: input {k} ({label}) was modified in place after it was saved for "
-                    "backward, so the gradient would be wrong; recompute the forward after changing "
-                    "it, or change a copy"
-                )
+        # Outputs too: exp, tanh and sigmoid save their output, and a user may change it in place.
+        outputs = [ref() for ref in self._outputs or ()]
+        for kind, tensors in (("input", self.inputs), ("output", outputs)):
+            for k, t in enumerate(tensors):
+                if (
+                    isinstance(t, Tensor)
+                    and t._version > self._clock
+                    and any(t._data is a for a in saved)
+                ):
+                    label = f"'{t.name}'" if t.name else f"of shape {t.shape}"
+                    raise RuntimeError(
+                        f"{self.where}: {kind} {k} ({label}) was modified in place after it was saved "
+                        "for backward, so the gradient would be wrong; recompute the forward after "
+                        "changing it, or change a copy"
+                    )
 
     def __repr__(self) -> str:
         return f"<{self.where} node>"

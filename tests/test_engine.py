@@ -195,6 +195,17 @@ def test_an_unnamed_input_is_named_by_its_shape():
         y.backward()
 
 
+@pytest.mark.parametrize("op", [mg.exp, mg.tanh, mg.sigmoid])
+def test_changing_a_saved_output_in_place_is_caught(op):
+    # These ops save their output: changing it would silently change the gradient.
+    x = mg.tensor([0.5, 1.0], requires_grad=True)
+    y = op(x)
+    y.data += 1
+    expected = rf"^{op.__name__}: output 0 \(of shape \(2,\)\) was modified in place"
+    with pytest.raises(RuntimeError, match=expected):
+        y.sum().backward()
+
+
 def test_replacing_data_after_the_forward_is_not_an_error():
     # A new array: what mul saved is untouched, so the gradient is still that of the recorded forward.
     x = mg.tensor([1.0, 2.0], requires_grad=True)
