@@ -1,0 +1,359 @@
+"""The LSTM cell, one time step, written with minigrad's primitive ops so every gate can be drawn.
+
+Shapes: B batch, I input size, H hidden size. One step of the standard cell (Gers et al. 2000),
+written batch-first (x @ W is the column-vector W x of the papers):
+
+    i = sigmoid(x @ W_i^T + h_prev @ U_i^T + b_i)      input gate        (B, H)
+    f = sigmoid(x @ W_f^T + h_prev @ U_f^T + b_f)      forget gate       (B, H)
+    g = tanh(x @ W_g^T + h_prev @ U_g^T + b_g)         cell candidate    (B, H)
+    o = sigmoid(x @ W_o^T + h_prev @ U_o^T + b_o)      output gate       (B, H)
+    c = f * c_prev + i * g                             cell state        (B, H)
+    h = o * tanh(c)                                    hidden state      (B, H)
+
+W_* are the H-row blocks of weight_ih (4H, I), U_* those of weight_hh (4H, H), in the gate order
+i, f, g, o (PyTorch's layout), and b_* = bias_ih + bias_hh blocks. Each of the six lines runs
+inside its own `mg.scope` (input_gate, forget_gate, cell_candidate, output_gate, cell_state,
+hidden_state), so a drawing of the forget gate shows x @ W_f^T + h @ U_f^T + b_f -> sigmoid.
+
+The variants (`variant=`) are drawn with the same scopes; see `LSTMCell`.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+import minigrad as mg
+from minigrad import Tensor, sigmoid, tanh
+from minigrad.nn import Module, Parameter
+
+VARIANTS = ("standard", "vanilla1997", "peephole", "coupled")
+PEEPHOLES = ("weight_ci", "weight_cf", "weight_co")
+
+
+class LSTMStep(NamedTuple):
+    """Everything one step computes, each (B, H): the new state h, c and the gate values.
+
+    ``f`` is None for the vanilla1997 cell, which has no forget gate.
+    """
+
+    h: Tensor
+    c: Tensor
+    i: Tensor
+    f: Tensor | None
+    g: Tensor
+    o: Tensor
+
+
+class GateWeights(NamedTuple):
+    """One gate's weights, ready for a step: pre-activation = x @ W + h @ U + b.
+
+    W (I, H) and U (H, H) are the gate's row blocks of weight_ih and weight_hh, transposed (so
+    x @ W is the batch-first form of W_gate x); b (H,) is the gate's block of bias_ih + bias_hh.
+    """
+
+    W: Tensor
+    U: Tensor
+    b: Tensor
+
+
+class LSTMWeights(NamedTuple):
+    """The four gates' `GateWeights`, in PyTorch's gate order."""
+
+    i: GateWeights
+    f: GateWeights
+    g: GateWeights
+    o: GateWeights
+
+
+def _uniform(rng: np.random.Generator, k: float, shape: tuple, dtype) -> Parameter:
+    return Parameter(rng.uniform(-k, k, size=shape).astype(dtype))
+
+
+def as_tensor(value, dtype: np.dtype, who: str, name: str) -> Tensor:
+    """A Tensor of ``dtype`` from a Tensor (checked, not converted: that would cut its graph) or an
+    array-like (converted)."""
+    if isinstance(value, Tensor):
+        if value.dtype != dtype:
+            raise TypeError(
+                f"{who}: {name} has dtype {value.dtype} but the parameters are {dtype}; "
+                "convert one of them explicitly"
+            )
+        return value
+    return Tensor(np.asarray(value), dtype=dtype)
+
+
+def check_shape(t: Tensor, expected: tuple, layout: tuple, who: str, name: str) -> None:
+    """Raise ValueError naming ``who`` and ``name`` unless t has the ``expected`` shape, a tuple
+    with None where any size will do; ``layout`` names the axes, e.g. ("batch", "input_size")."""
+    if len(t.shape) != len(expected) or any(
+        e is not None and e != n for e, n in zip(expected, t.shape)
+    ):
+        sizes = ", ".join(a if e is None else str(e) for a, e in zip(layout, expected))
+        raise ValueError(
+            f"{who}: {name} has shape {t.shape} but expected ({', '.join(layout)}) = ({sizes})"
+        )
+
+
+class LSTMCell(Module):
+    """One LSTM step from minigrad's primitive ops. ``h, c = cell(x, (h_prev, c_prev))``.
+
+    Args:
+        input_size: I, the size of x.
+        hidden_size: H, the size of h and c.
+        bias: with False there are no bias Parameters and the bias terms are a constant zero, so the
+            graph keeps the same shape.
+        forget_bias: added to the forget gate's block of ``bias_ih`` at init (Keras'
+            ``unit_forget_bias``; Gers et al. 2000 recommend a positive value such as 1 so the cell
+            starts by remembering).
+        rng: a ``np.random.Generator`` or a seed. Parameters are drawn uniform in
+            (-1/sqrt(H), 1/sqrt(H)) as in PyTorch, in the order weight_ih, weight_hh, bias_ih,
+            bias_hh (then the peephole weights), so with the same seed they equal
+            ``lstm.reference.init_params``.
+        variant: which cell (all use the 4H layout, so their Parameters have PyTorch's shapes):
+
+            - ``"standard"``: the equations in the module docstring.
+            - ``"vanilla1997"``: Hochreiter & Schmidhuber's original cell, without a forget gate:
+              ``c = c_prev + i * g`` with ``g = 4 sigmoid(a_g) - 2`` in (-2, 2) and
+              ``h = o * (2 sigmoid(c) - 1)`` in (-1, 1). The f rows of the weights are unused
+              (their gradient is zero). ``truncated_gradient=True`` is the paper's truncated
+              backprop: h_prev enters the gates through a stop-gradient (``detach``), so errors
+              flow back in time only along the cell state.
+            - ``"peephole"``: Gers & Schmidhuber 2000: i and f also see c_prev, o sees the new c,
+              through diagonal weights ``weight_ci``, ``weight_cf``, ``weight_co`` (H,):
+              ``i = sigmoid(... + weight_ci * c_prev)``, ``f = sigmoid(... + weight_cf * c_prev)``,
+              ``o = sigmoid(... + weight_co * c)``.
+            - ``"coupled"``: one gate decides both: ``i = 1 - f``. The i rows of the weights are
+              unused (their gradient is zero).
+        dtype: the floating dtype of the Parameters; inputs given as arrays are converted to it.
+
+    Shapes: x (B, I); h_prev, c_prev, h, c (B, H); weight_ih (4H, I), weight_hh (4H, H), bias_ih,
+    bias_hh (4H,), gate blocks in the order i, f, g, o.
+    """
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        bias: bool = True,
+        forget_bias: float = 0.0,
+        rng: np.random.Generator | int | None = None,
+        variant: str = "standard",
+        dtype=np.float64,
+        truncated_gradient: bool = False,
+    ):
+        for name, size in (("input_size", input_size), ("hidden_size", hidden_size)):
+            if not isinstance(size, (int, np.integer)) or isinstance(size, bool) or size < 1:
+                raise ValueError(f"LSTMCell: {name} must be a positive integer, got {size!r}")
+        _check_options("LSTMCell", variant, truncated_gradient, bias, forget_bias)
+        dtype = np.dtype(dtype)
+        if dtype.kind != "f":
+            raise TypeError(f"LSTMCell: dtype must be a floating dtype, got {dtype}")
+        rng = np.random.default_rng(rng)
+        H, k = hidden_size, 1 / np.sqrt(hidden_size)
+        params = {
+            "weight_ih": _uniform(rng, k, (4 * H, input_size), dtype),
+            "weight_hh": _uniform(rng, k, (4 * H, H), dtype),
+        }
+        if bias:
+            params["bias_ih"] = _uniform(rng, k, (4 * H,), dtype)
+            params["bias_hh"] = _uniform(rng, k, (4 * H,), dtype)
+            params["bias_ih"].data[H : 2 * H] += dtype.type(forget_bias)
+        if variant == "peephole":
+            params.update({name: _uniform(rng, k, (H,), dtype) for name in PEEPHOLES})
+        self._setup(params, variant, truncated_gradient)
+
+    @classmethod
+    def from_parameters(
+        cls, params: dict, variant: str = "standard", truncated_gradient: bool = False
+    ) -> LSTMCell:
+        """A cell that uses these very Parameters (not copies), so training one trains the other.
+
+        ``params`` maps weight_ih, weight_hh, and optionally bias_ih and bias_hh (both or neither),
+        and for the peephole variant weight_ci, weight_cf, weight_co, to Parameters of the shapes
+        in the class docstring. This is how `lstm.LSTM.cell` hands out its layers.
+        """
+        _check_options("LSTMCell", variant, truncated_gradient, True, 0.0)
+        names = ["weight_ih", "weight_hh"]
+        if "bias_ih" in params or "bias_hh" in params:
+            names += ["bias_ih", "bias_hh"]
+        if variant == "peephole":
+            names += list(PEEPHOLES)
+        missing = [n for n in names if n not in params]
+        if missing:
+            raise ValueError(f"LSTMCell.from_parameters: missing {', '.join(missing)}")
+        extra = [n for n in params if n not in names]
+        if extra:
+            raise ValueError(
+                f"LSTMCell.from_parameters: unexpected {', '.join(extra)} for variant {variant!r}"
+            )
+        cell = cls.__new__(cls)
+        cell._setup({n: params[n] for n in names}, variant, truncated_gradient)
+        return cell
+
+    def _setup(self, params: dict, variant: str, truncated_gradient: bool) -> None:
+        w_ih, w_hh = params["weight_ih"], params["weight_hh"]
+        H = w_hh.shape[-1]
+        expected = {"weight_ih": (4 * H, w_ih.shape[-1]), "weight_hh": (4 * H, H),
+                    "bias_ih": (4 * H,), "bias_hh": (4 * H,),
+                    **dict.fromkeys(PEEPHOLES, (H,))}  # fmt: skip
+        for name, p in params.items():
+            if not isinstance(p, Parameter):
+                raise TypeError(f"LSTMCell: {name} must be a Parameter, got {type(p).__name__}")
+            if p.shape != expected[name] or p.dtype != w_hh.dtype:
+                raise ValueError(
+                    f"LSTMCell: {name} has shape {p.shape} and dtype {p.dtype} but expected "
+                    f"{expected[name]} and {w_hh.dtype} (hidden size {H} from weight_hh)"
+                )
+        self.input_size, self.hidden_size = w_ih.shape[1], H
+        self.variant, self.truncated_gradient = variant, truncated_gradient
+        self.dtype = w_hh.dtype
+        for name, p in params.items():  # registered in this order: PyTorch's, then peepholes
+            setattr(self, name, p)
+        self.bias = "bias_ih" in params
+
+    def gate_weights(self) -> LSTMWeights:
+        """Each gate's (W, U, b), cut from the Parameters once per sequence in the scope ``weights``.
+
+        A step then needs no slicing: per gate it is matmul, matmul, add, add, activation. Each
+        W (I, H) is the gate's block of weight_ih transposed, U (H, H) that of weight_hh, b (H,) the
+        gate's block of bias_ih + bias_hh; they are named W_f, U_f, b_f (and so on) for drawings.
+        """
+        H = self.hidden_size
+        with mg.scope("weights"):
+            # Transposed views, no copies: (I, H) blocks stored row-major would make the forward's
+            # products faster but the backward's slower by as much (measured), so keep it simple.
+            W = [w.T for w in self.weight_ih.split(4)]  # four (I, H)
+            U = [u.T for u in self.weight_hh.split(4)]  # four (H, H)
+            if self.bias:
+                b = (self.bias_ih + self.bias_hh).split(4)  # four (H,)
+            else:
+                b = [Tensor(np.zeros(H, self.dtype)) for _ in range(4)]
+        for gate, W_k, U_k, b_k in zip("ifgo", W, U, b):
+            W_k.name, U_k.name, b_k.name = f"W_{gate}", f"U_{gate}", f"b_{gate}"
+        return LSTMWeights(*(GateWeights(W[k], U[k], b[k]) for k in range(4)))
+
+    def forward(self, x, state=None) -> tuple[Tensor, Tensor]:
+        """``h, c = cell(x, state)``: x (B, I), state (h_prev, c_prev) each (B, H) or None for
+        zeros; Tensors or arrays. Returns h, c (B, H)."""
+        step = self.step(x, state)
+        return step.h, step.c
+
+    def step(self, x, state=None, weights: LSTMWeights | None = None) -> LSTMStep:
+        """Like calling the cell, but returns `LSTMStep` (h, c, i, f, g, o) so every gate's value
+        can be inspected. ``weights`` is this cell's `gate_weights()`, if already cut."""
+        x, h, c = self.check_inputs(x, state)
+        return self.step_unchecked(x, h, c, self.gate_weights() if weights is None else weights)
+
+    def check_inputs(self, x, state) -> tuple[Tensor, Tensor, Tensor]:
+        """x, h_prev, c_prev as Tensors of the cell's dtype and shapes; zeros for a None state."""
+        who = f"LSTMCell({self.input_size}, {self.hidden_size})"
+        x = as_tensor(x, self.dtype, who, "x")
+        check_shape(x, (None, self.input_size), ("batch", "input_size"), who, "x")
+        shape = (x.shape[0], self.hidden_size)
+        if state is None:
+            zeros = Tensor(np.zeros(shape, self.dtype))
+            return x, zeros, zeros
+        if not isinstance(state, (tuple, list)) or len(state) != 2:
+            raise TypeError(f"{who}: state must be a pair (h, c) or None, got {type(state).__name__}")
+        h, c = (as_tensor(s, self.dtype, who, name) for s, name in zip(state, ("h", "c")))
+        check_shape(h, shape, ("batch", "hidden_size"), who, "state h")
+        check_shape(c, shape, ("batch", "hidden_size"), who, "state c")
+        return x, h, c
+
+    def step_unchecked(self, x: Tensor, h: Tensor, c: Tensor, weights: LSTMWeights) -> LSTMStep:
+        """One step on Tensors already checked (the layer checks once per sequence, not per step)."""
+        if self.truncated_gradient:
+            h = h.detach()
+        return _STEPS[self.variant](self, x, h, c, weights)
+
+    # One method per variant, each line one equation of the class docstring.
+    def _standard(self, x, h, c, weights) -> LSTMStep:
+        (Wi, Ui, bi), (Wf, Uf, bf), (Wg, Ug, bg), (Wo, Uo, bo) = weights
+        with mg.scope("input_gate"):
+            i = sigmoid(x @ Wi + h @ Ui + bi)
+        with mg.scope("forget_gate"):
+            f = sigmoid(x @ Wf + h @ Uf + bf)
+        with mg.scope("cell_candidate"):
+            g = tanh(x @ Wg + h @ Ug + bg)
+        with mg.scope("output_gate"):
+            o = sigmoid(x @ Wo + h @ Uo + bo)
+        with mg.scope("cell_state"):
+            c = f * c + i * g
+        with mg.scope("hidden_state"):
+            h = o * tanh(c)
+        return LSTMStep(h, c, i, f, g, o)
+
+    def _vanilla1997(self, x, h, c, weights) -> LSTMStep:
+        (Wi, Ui, bi), _, (Wg, Ug, bg), (Wo, Uo, bo) = weights  # no forget gate: f rows unused
+        with mg.scope("input_gate"):
+            i = sigmoid(x @ Wi + h @ Ui + bi)
+        with mg.scope("cell_candidate"):
+            g = 4 * sigmoid(x @ Wg + h @ Ug + bg) - 2
+        with mg.scope("output_gate"):
+            o = sigmoid(x @ Wo + h @ Uo + bo)
+        with mg.scope("cell_state"):
+            c = c + i * g
+        with mg.scope("hidden_state"):
+            h = o * (2 * sigmoid(c) - 1)
+        return LSTMStep(h, c, i, None, g, o)
+
+    def _peephole(self, x, h, c, weights) -> LSTMStep:
+        (Wi, Ui, bi), (Wf, Uf, bf), (Wg, Ug, bg), (Wo, Uo, bo) = weights
+        with mg.scope("input_gate"):
+            i = sigmoid(x @ Wi + h @ Ui + bi + self.weight_ci * c)
+        with mg.scope("forget_gate"):
+            f = sigmoid(x @ Wf + h @ Uf + bf + self.weight_cf * c)
+        with mg.scope("cell_candidate"):
+            g = tanh(x @ Wg + h @ Ug + bg)
+        with mg.scope("cell_state"):
+            c = f * c + i * g
+        with mg.scope("output_gate"):  # after the cell state: o peeks at the new c
+            o = sigmoid(x @ Wo + h @ Uo + bo + self.weight_co * c)
+        with mg.scope("hidden_state"):
+            h = o * tanh(c)
+        return LSTMStep(h, c, i, f, g, o)
+
+    def _coupled(self, x, h, c, weights) -> LSTMStep:
+        _, (Wf, Uf, bf), (Wg, Ug, bg), (Wo, Uo, bo) = weights  # i rows unused
+        with mg.scope("forget_gate"):
+            f = sigmoid(x @ Wf + h @ Uf + bf)
+        with mg.scope("input_gate"):
+            i = 1 - f
+        with mg.scope("cell_candidate"):
+            g = tanh(x @ Wg + h @ Ug + bg)
+        with mg.scope("output_gate"):
+            o = sigmoid(x @ Wo + h @ Uo + bo)
+        with mg.scope("cell_state"):
+            c = f * c + i * g
+        with mg.scope("hidden_state"):
+            h = o * tanh(c)
+        return LSTMStep(h, c, i, f, g, o)
+
+    def __repr__(self) -> str:
+        return (
+            f"LSTMCell({self.input_size}, {self.hidden_size}, bias={self.bias}, "
+            f"variant={self.variant!r}, dtype={self.dtype})"
+        )
+
+
+_STEPS = {
+    "standard": LSTMCell._standard,
+    "vanilla1997": LSTMCell._vanilla1997,
+    "peephole": LSTMCell._peephole,
+    "coupled": LSTMCell._coupled,
+}
+
+
+def _check_options(who: str, variant, truncated_gradient: bool, bias: bool, forget_bias) -> None:
+    if variant not in VARIANTS:
+        raise ValueError(f"{who}: variant must be one of {', '.join(VARIANTS)}; got {variant!r}")
+    if truncated_gradient and variant != "vanilla1997":
+        raise ValueError(
+            f"{who}: truncated_gradient is the 1997 cell's training rule; it needs "
+            f"variant='vanilla1997', got {variant!r}"
+        )
+    if forget_bias and (not bias or variant == "vanilla1997"):
+        why = "bias=False" if not bias else "the vanilla1997 cell has no forget gate"
+        raise ValueError(f"{who}: forget_bias={forget_bias} cannot be used: {why}")
