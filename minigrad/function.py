@@ -140,6 +140,11 @@ class Function:
         ctx = _new(cls)
         ctx.inputs = args
         ctx.scope = STATE.scope
+        # True/False for each Tensor argument (all False under no_grad), None for anything else. Set
+        # before forward, as in PyTorch, so that forward can skip saving what no gradient will need.
+        grad_on = STATE.grad_enabled
+        needs = [a.requires_grad and grad_on if isinstance(a, Tensor) else None for a in args]
+        ctx.needs_input_grad = needs
         datas = [a._data if isinstance(a, Tensor) else a for a in args]
         try:
             y = cls.forward(ctx, *datas)
@@ -147,13 +152,10 @@ class Function:
             raise
         except Exception as e:
             raise _op_error(ctx, args, e) from e
-        # True/False for each Tensor argument, None for anything else
-        needs = [a.requires_grad if isinstance(a, Tensor) else None for a in args]
         if needs.count(None) == len(needs):
             return y  # no Tensor among the arguments: a plain computation on arrays
-        record = STATE.grad_enabled and True in needs
+        record = True in needs
         if record:
-            ctx.needs_input_grad = needs
             ctx._clock = CLOCK[0]
         node = ctx if record else None
         if type(y) is tuple:

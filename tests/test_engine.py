@@ -380,6 +380,7 @@ def test_a_function_sees_which_inputs_need_a_gradient():
     class Scale(mg.Function):
         @staticmethod
         def forward(ctx, a, b, k):
+            seen.append(list(ctx.needs_input_grad))  # known in forward already, as in PyTorch
             ctx.save_for_backward(a, b)
             return a * b * k
 
@@ -392,8 +393,11 @@ def test_a_function_sees_which_inputs_need_a_gradient():
     a = mg.tensor([1.0, 2.0], requires_grad=True)
     b = mg.tensor([3.0, 4.0])
     Scale.apply(a, b, 2.0).sum().backward()
-    assert seen == [[True, False, None]]
+    assert seen == [[True, False, None], [True, False, None]]
     np.testing.assert_allclose(a.grad.data, [6.0, 8.0])
+    with mg.no_grad():
+        Scale.apply(a, b, 2.0)
+    assert seen[-1] == [False, False, None]
 
 
 def test_a_backward_returning_the_wrong_number_of_gradients():
