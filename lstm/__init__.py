@@ -1,0 +1,24 @@
+"""An LSTM built from minigrad's primitive ops, so every gate's graph can be drawn, with the NumPy
+reference it is checked against and converters between weight layouts.
+
+    import lstm
+    layer = lstm.LSTM(input_size=3, hidden_size=8, return_sequences=True, rng=0)
+    out = layer(x)                         # x (B, T, 3) -> out (B, T, 8)
+
+Where things are:
+    lstm_cell.py   `LSTMCell`: one step, one line per gate (the forget gate is here), and its variants
+    rnn_cells.py   `RNNCell`, `GRUCell`: the simpler recurrent cells, built the same way
+    layer.py       `LSTM`: cells stacked and run over a sequence, PyTorch's parameter names
+    reference.py   the hand-derived NumPy LSTM, forward and backward, the ground truth
+    convert.py     weight layouts: PyTorch, Keras, cs231n
+"""
+
+from lstm import convert, reference
+from lstm.layer import LSTM
+from lstm.lstm_cell import GateWeights, LSTMCell, LSTMStep, LSTMWeights
+from lstm.rnn_cells import GRUCell, RNNCell
+
+__all__ = [
+    "GRUCell", "GateWeights", "LSTM", "LSTMCell", "LSTMStep", "LSTMWeights", "RNNCell", "convert",
+    "reference",
+]  # fmt: skip

@@ -1,0 +1,195 @@
+"""`LSTM`: a stack of LSTM cells run over a batch-first sequence, with PyTorch's parameter names.
+
+The forward is a plain loop over layers and time steps, each inside its scope, so a drawing (or an
+error message) can name ``lstm/l0/t3/forget_gate``. Backpropagation through time is just
+``loss.backward()`` on what it returns.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+import minigrad as mg
+from lstm.convert import from_keras, to_keras
+from lstm.lstm_cell import (
+    PEEPHOLES,
+    LSTMCell,
+    _check_options,
+    as_tensor,
+    check_shape,
+)
+from minigrad import Tensor
+from minigrad.nn import Module
+
+
+class LSTM(Module):
+    """A multi-layer LSTM over a batch-first sequence x (B, T, I), like Keras' input layout.
+
+    Args:
+        input_size, hidden_size: I and H.
+        num_layers: L; layer k > 0 reads the hidden states of layer k - 1.
+        return_sequences: False gives the top layer's last hidden state (B, H); True gives its hidden
+            state at every step (B, T, H).
+        return_state: also return h_n and c_n, the last h and c of every layer, each (L, B, H).
+        bias, forget_bias, variant, dtype, truncated_gradient: as for `LSTMCell`, for every layer.
+        rng: a ``np.random.Generator`` or a seed; layers draw from it in order.
+        name: the scope the forward runs in.
+
+    Parameters are attributes with ``torch.nn.LSTM``'s names and shapes: ``weight_ih_l{k}``
+    (4H, I for k = 0, else 4H, H), ``weight_hh_l{k}`` (4H, H), ``bias_ih_l{k}``, ``bias_hh_l{k}``
+    (4H,), plus ``weight_ci_l{k}``, ``weight_cf_l{k}``, ``weight_co_l{k}`` (H,) for the peephole
+    variant. So ``state_dict()`` keys equal PyTorch's and
+    ``layer.load_state_dict({k: v.numpy() for k, v in torch_lstm.state_dict().items()})`` works.
+    `cell` (k) gives a layer as an `LSTMCell` sharing these Parameters.
+
+    Truncated backpropagation through time: feed the next chunk ``state=(h_n.detach(),
+    c_n.detach())``; its backward then stops at the chunk boundary.
+    """
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        return_sequences: bool = False,
+        return_state: bool = False,
+        bias: bool = True,
+        forget_bias: float = 0.0,
+        rng: np.random.Generator | int | None = None,
+        variant: str = "standard",
+        dtype=np.float64,
+        name: str = "lstm",
+        truncated_gradient: bool = False,
+    ):
+        if not isinstance(num_layers, (int, np.integer)) or isinstance(num_layers, bool) or num_layers < 1:
+            raise ValueError(f"LSTM: num_layers must be a positive integer, got {num_layers!r}")
+        if not isinstance(name, str) or not name or "/" in name:
+            raise ValueError(f"LSTM: name must be a non-empty string without '/', got {name!r}")
+        _check_options("LSTM", variant, truncated_gradient, bias, forget_bias)
+        rng = np.random.default_rng(rng)
+        self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
+        self.return_sequences, self.return_state = return_sequences, return_state
+        self.variant, self.truncated_gradient, self.name = variant, truncated_gradient, name
+        self.bias, self.dtype = bias, np.dtype(dtype)
+        for k in range(num_layers):
+            cell = LSTMCell(
+                input_size if k == 0 else hidden_size, hidden_size, bias, forget_bias, rng, variant,
+                dtype, truncated_gradient,
+            )  # fmt: skip
+            for pname, p in cell.named_parameters():
+                setattr(self, f"{pname}_l{k}", p)
+
+    def _layer_parameters(self, k: int) -> dict:
+        names = ["weight_ih", "weight_hh"] + (["bias_ih", "bias_hh"] if self.bias else [])
+        names += list(PEEPHOLES) if self.variant == "peephole" else []
+        return {n: getattr(self, f"{n}_l{k}") for n in names}
+
+    def cell(self, k: int = 0) -> LSTMCell:
+        """Layer k as an `LSTMCell` that shares this layer's Parameters (not copies), e.g. to
+        inspect one step with ``cell.step``."""
+        params = self._layer_parameters(self._layer_index(k, "cell"))
+        return LSTMCell.from_parameters(params, self.variant, self.truncated_gradient)
+
+    @property
+    def cells(self) -> list[LSTMCell]:
+        """Every layer as an `LSTMCell` sharing this layer's Parameters."""
+        return [self.cell(k) for k in range(self.num_layers)]
+
+    def forward(self, x, state=None, return_gates: bool = False):
+        """Run the sequence.
+
+        Args:
+            x: (B, T, I), a Tensor or an array (converted to the layer's dtype).
+            state: None (zeros) or (h0, c0), each (L, B, H), Tensors or arrays.
+            return_gates: also return the gate values of every step, ``gates[k][t]`` an `LSTMStep`
+                (h, c, i, f, g, o, each (B, H)) of layer k at step t, e.g. for heat maps.
+        Returns:
+            output: (B, H), or (B, T, H) with return_sequences; then h_n, c_n (L, B, H) if
+            return_state; then gates if return_gates.
+        """
+        who = f"LSTM {self.name!r}"
+        x = as_tensor(x, self.dtype, who, "x")
+        check_shape(x, (None, None, self.input_size), ("batch", "time", "input_size"), who, "x")
+        B, T, _ = x.shape
+        if T == 0:
+            raise ValueError(f"{who}: x has shape {x.shape} but needs at least one time step")
+        h0, c0 = self._initial_state(state, B, who)
+        gates, h_n, c_n = [], [], []
+        with mg.scope(self.name):
+            for k in range(self.num_layers):
+                cell = self.cell(k)
+                with mg.scope(f"l{k}"):
+                    weights = cell.gate_weights()  # cut once per sequence, not per step
+                    if k == 0:
+                        with mg.scope("inputs"):  # one split, whose backward is one concat
+                            xs = [x_t.reshape(B, self.input_size) for x_t in x.split(T, axis=1)]
+                    h, c = h0[k], c0[k]
+                    steps = []
+                    for t in range(T):
+                        with mg.scope(f"t{t}"):
+                            step = cell.step_unchecked(xs[t], h, c, weights)
+                        h, c = step.h, step.c
+                        steps.append(step)
+                xs = [s.h for s in steps]  # the next layer reads this list directly
+                gates.append(steps)
+                h_n.append(h)
+                c_n.append(c)
+            out = mg.stack(xs, axis=1) if self.return_sequences else xs[-1]
+            result = (out,)
+            if self.return_state:
+                result += (mg.stack(h_n), mg.stack(c_n))
+        if return_gates:
+            result += (gates,)
+        return result[0] if len(result) == 1 else result
+
+    def _initial_state(self, state, B: int, who: str):
+        """(h0, c0) as sequences of L Tensors (B, H)."""
+        L, H = self.num_layers, self.hidden_size
+        if state is None:
+            zeros = Tensor(np.zeros((B, H), self.dtype))
+            return [zeros] * L, [zeros] * L
+        if not isinstance(state, (tuple, list)) or len(state) != 2:
+            raise TypeError(f"{who}: state must be a pair (h0, c0) or None, got {type(state).__name__}")
+        result = []
+        for s, name in zip(state, ("h0", "c0")):
+            s = as_tensor(s, self.dtype, who, f"state {name}")
+            check_shape(s, (L, B, H), ("num_layers", "batch", "hidden_size"), who, f"state {name}")
+            result.append([s[k] for k in range(L)])
+        return result
+
+    def load_keras_weights(self, weights, layer: int = 0) -> None:
+        """Load one layer from Keras' ``LSTM.get_weights()``: [kernel (I, 4H), recurrent_kernel
+        (H, 4H), bias (4H,)], gate order i, f, c, o. Keras has one bias: it goes to bias_ih and
+        bias_hh becomes zero, which is the same LSTM."""
+        if self.variant != "standard" or not self.bias:
+            raise ValueError(
+                f"LSTM.load_keras_weights: Keras' LSTM is the standard cell with a bias; this layer "
+                f"has variant={self.variant!r}, bias={self.bias}"
+            )
+        params = from_keras(weights)
+        names = {n: f"{n}_l{self._layer_index(layer, 'load_keras_weights')}" for n in params}
+        self.load_state_dict({names[n]: a for n, a in params.items()}, strict=False)
+
+    def keras_weights(self, layer: int = 0) -> list[np.ndarray]:
+        """Layer ``layer`` as Keras' ``set_weights()`` wants it: [kernel, recurrent_kernel, bias]
+        (bias = bias_ih + bias_hh)."""
+        k = self._layer_index(layer, "keras_weights")
+        if self.variant != "standard" or not self.bias:
+            raise ValueError(
+                f"LSTM.keras_weights: Keras' LSTM is the standard cell with a bias; this layer "
+                f"has variant={self.variant!r}, bias={self.bias}"
+            )
+        return to_keras({n: p.data for n, p in self._layer_parameters(k).items()})
+
+    def _layer_index(self, layer, who: str) -> int:
+        if not isinstance(layer, (int, np.integer)) or not 0 <= layer < self.num_layers:
+            raise IndexError(f"LSTM.{who}: layer {layer!r} does not exist; num_layers is {self.num_layers}")
+        return int(layer)
+
+    def __repr__(self) -> str:
+        return (
+            f"LSTM({self.input_size}, {self.hidden_size}, num_layers={self.num_layers}, "
+            f"return_sequences={self.return_sequences}, return_state={self.return_state}, "
+            f"variant={self.variant!r}, name={self.name!r})"
+        )
+
