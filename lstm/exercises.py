@@ -1,0 +1,136 @@
+"""Coursework checks for a notebook: write the LSTM's step forward, step backward and backward through time
+in NumPy, then check each against the project's `lstm.LSTMCell` and minigrad's autograd.
+
+    from lstm import exercises
+    exercises.check_step_forward(my_step_forward)      # (x, h_prev, c_prev, params) -> (h, c, cache)
+    exercises.check_step_backward(my_step_backward)    # (dh, dc, cache) -> (dx, dh_prev, dc_prev, grads)
+    exercises.check_bptt_backward(my_backward)         # (dout, cache, dh_T, dc_T) -> (dx, dh0, dc0, grads)
+
+Each prints PASS or FAIL, the verdict (which gate, and what to check) and the per-gate table, and returns
+the report (`lstm.compare.Report`), which a notebook also shows as a colour-coded table. The signatures
+and the cache are those of `lstm.reference`; the backward checks hand your function the cache of
+`lstm.reference.lstm_step_forward` (or `lstm_forward`), so each exercise can be checked on its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from lstm import compare
+from lstm.lstm_cell import LSTMCell
+from lstm.reference import GATE_ORDER, gate_slices
+
+__all__ = ["check_bptt_backward", "check_step_backward", "check_step_forward"]
+
+ACTIVATION = {"i": "sigmoid", "f": "sigmoid", "g": "tanh", "o": "sigmoid"}
+
+
+def _announce(who: str, report: compare.Report) -> compare.Report:
+    print(f"{who}: {'PASS' if report.ok else 'FAIL'}")
+    print(report)
+    return report
+
+
+def _gate_values(cache) -> dict | None:
+    """The cache's i, f, g, o, read as attributes (a StepCache, any named tuple) or dict keys; else None."""
+    if isinstance(cache, dict):
+        found = {k: cache.get(k) for k in GATE_ORDER}
+    else:
+        found = {k: getattr(cache, k, None) for k in GATE_ORDER}
+    return None if any(v is None for v in found.values()) else found
+
+
+def check_step_forward(my_fn: Callable, input_size: int = 3, hidden_size: int = 4, batch_size: int = 2,
+                       seed: int = 0) -> compare.Report:
+    """Check ``my_fn(x, h_prev, c_prev, params) -> (h, c, cache)``, the signature of
+    `lstm.reference.lstm_step_forward`, against one step of `lstm.LSTMCell` with the same weights.
+
+    Compares h and c (B, H), and the gates i, f, g, o (B, H) when the cache has them as attributes or
+    dict keys. Prints PASS or FAIL and the table; returns the report.
+    """
+    who = "check_step_forward"
+    compare._check_callable(who, my_fn, "my_fn(x, h_prev, c_prev, params) -> (h, c, cache)")
+    compare._check_sizes(who, input_size=input_size, hidden_size=hidden_size, batch_size=batch_size)
+    problem = compare.step_problem(input_size, hidden_size, batch_size, seed)
+    p = compare._copy(problem)
+    result = my_fn(p["x"], p["h_prev"], p["c_prev"], p["params"])
+    if not isinstance(result, (tuple, list)) or len(result) != 3:
+        raise ValueError(f"{who}: your function must return (h, c, cache), got {type(result).__name__}"
+                         + (f" of length {len(result)}" if isinstance(result, (tuple, list)) else ""))
+    h, c, cache = result
+
+    cell = LSTMCell.from_parameters(compare._gate_params(problem["params"]))
+    step = cell.step(problem["x"], (problem["h_prev"], problem["c_prev"]))
+    tol = compare._tolerances(np.dtype(np.float64), None, None)
+    shape = (batch_size, hidden_size)
+    rows = []
+    for name, value in (("h", h), ("c", c)):
+        rows.append(compare._compare(name, _checked(who, name, value, shape), getattr(step, name).data, tol))
+    gates = _gate_values(cache)
+    if gates is not None:
+        for gate, (k, s) in zip(compare.GATES, gate_slices(hidden_size).items()):
+            part = f"{ACTIVATION[k]}(a[:, {s.start}:{s.stop}])"
+            value = _checked(who, f"cache.{k}", gates[k], shape)
+            rows.append(compare._compare(k, value, getattr(step, k).data, tol, gate=gate, part=part))
+
+    verdict = _forward_verdict(rows, hidden_size)
+    if gates is None:
+        verdict.append("your cache has no i, f, g, o (as attributes or dict keys), so the gates were not "
+                       "compared; return them in the cache to see which gate is off")  # fmt: skip
+    title = (f"Your LSTM step forward against lstm.LSTMCell (B={batch_size}, I={input_size}, "
+             f"H={hidden_size}, float64, seed {seed})")  # fmt: skip
+    legend = [f"max abs err, max rel err: your value against LSTMCell's; pass when abs <= {tol.atol:g} or "
+              f"rel <= {tol.rtol:g}"]  # fmt: skip
+    return _announce(who, compare.Report(title, rows, verdict, legend))
+
+
+def _checked(who: str, name: str, value, shape: tuple) -> np.ndarray:
+    a = np.asarray(value)
+    if a.shape != shape:
+        raise ValueError(f"{who}: your {name} has shape {a.shape} but expected {shape} (batch, hidden_size)")
+    return a
+
+
+def _forward_verdict(rows: list[compare.Row], H: int) -> list[str]:
+    if all(r.ok for r in rows):
+        worst = max(r.max_rel for r in rows)
+        return [f"every value agrees with lstm.LSTMCell (largest relative error {worst:.1e})"]
+    lines = []
+    for r in rows:
+        if r.ok or r.gate is None:
+            continue
+        k = r.quantity
+        s = gate_slices(H)[k]
+        rows_k = f"[{s.start}:{s.stop}]"
+        lines.append(
+            f"{r.gate} gate: {k} wrong (max rel error {r.max_rel:.2g}); {k} = {ACTIVATION[k]}(x @ "
+            f"weight_ih{rows_k}.T + h_prev @ weight_hh{rows_k}.T + bias_ih{rows_k} + bias_hh{rows_k}): "
+            f"the 4H axis holds the gates in the order i, f, g, o"
+        )
+    by_name = {r.quantity: r for r in rows}
+    if lines and not (by_name["c"].ok and by_name["h"].ok):
+        lines.append("c and h depart too, as they follow from the gates: fix the gates first")
+    if not lines:  # the gates agree (or were not compared): the fault is in c or h themselves
+        if not by_name["c"].ok:
+            lines.append(f"c: wrong (max rel error {by_name['c'].max_rel:.2g}); c = f * c_prev + i * g")
+        if not by_name["h"].ok:
+            also = " (c departs too: fix c first)" if not by_name["c"].ok else ""
+            lines.append(f"h: wrong (max rel error {by_name['h'].max_rel:.2g}); h = o * tanh(c), with the "
+                         f"new c{also}")  # fmt: skip
+    return lines
+
+
+def check_step_backward(my_fn: Callable, **options) -> compare.GradientReport:
+    """Check ``my_fn(dh, dc, cache) -> (dx, dh_prev, dc_prev, grads)``, the signature of
+    `lstm.reference.lstm_step_backward`, with `lstm.compare.compare_gradients` (options go to it).
+    Prints PASS or FAIL, the verdict and the per-gate table; returns the report."""
+    return _announce("check_step_backward", compare.compare_gradients(my_fn, **options))
+
+
+def check_bptt_backward(my_fn: Callable, **options) -> compare.GradientReport:
+    """Check ``my_fn(dout, cache, dh_T, dc_T) -> (dx, dh0, dc0, grads)``, the signature of
+    `lstm.reference.lstm_backward`, with `lstm.compare.compare_sequence_gradients` (options go to it).
+    Prints PASS or FAIL, the verdict and the per-gate, per-step tables; returns the report."""
+    return _announce("check_bptt_backward", compare.compare_sequence_gradients(my_fn, **options))
