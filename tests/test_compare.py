@@ -201,6 +201,9 @@ def test_float32_problem_passes_with_float32_tolerances():
     assert report.problem["x"].dtype == np.float32
     report = compare.compare_gradients(planted("forget uses c"), dtype=np.float32)
     assert report.wrong_gates == ["forget"]
+    assert compare.compare_sequence_gradients(reference.lstm_backward, T=3, dtype=np.float32).ok
+    report = compare.compare_sequence_gradients(planted_bptt("drop dc"), T=3, dtype=np.float32)
+    assert report.first_bad_step == 1
 
 
 def test_an_autograd_that_disagrees_with_central_differences_is_reported(monkeypatch):
