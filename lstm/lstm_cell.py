@@ -168,11 +168,13 @@ class LSTMCell(Module):
     def from_parameters(
         cls, params: dict, variant: str = "standard", truncated_gradient: bool = False
     ) -> LSTMCell:
-        """A cell that uses these very Parameters (not copies), so training one trains the other.
+        """A cell that uses these very Tensors (not copies), so training one trains the other.
 
         ``params`` maps weight_ih, weight_hh, and optionally bias_ih and bias_hh (both or neither),
-        and for the peephole variant weight_ci, weight_cf, weight_co, to Parameters of the shapes
-        in the class docstring. This is how `lstm.LSTM.cell` hands out its layers.
+        and for the peephole variant weight_ci, weight_cf, weight_co, to Tensors of the shapes in
+        the class docstring: Parameters, as `lstm.LSTM.cell` hands out its layers, or any Tensors,
+        which makes the cell a function of them (e.g. for ``mg.gradcheck``). Only Parameters are
+        listed by ``named_parameters()``.
         """
         _check_options("LSTMCell", variant, truncated_gradient, True, 0.0)
         names = ["weight_ih", "weight_hh"]
@@ -199,8 +201,8 @@ class LSTMCell(Module):
                     "bias_ih": (4 * H,), "bias_hh": (4 * H,),
                     **dict.fromkeys(PEEPHOLES, (H,))}  # fmt: skip
         for name, p in params.items():
-            if not isinstance(p, Parameter):
-                raise TypeError(f"LSTMCell: {name} must be a Parameter, got {type(p).__name__}")
+            if not isinstance(p, Tensor):
+                raise TypeError(f"LSTMCell: {name} must be a Tensor, got {type(p).__name__}")
             if p.shape != expected[name] or p.dtype != w_hh.dtype:
                 raise ValueError(
                     f"LSTMCell: {name} has shape {p.shape} and dtype {p.dtype} but expected "
