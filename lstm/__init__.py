@@ -11,14 +11,15 @@ Where things are:
     layer.py       `LSTM`: cells stacked and run over a sequence, PyTorch's parameter names
     reference.py   the hand-derived NumPy LSTM, forward and backward, the ground truth
     convert.py     weight layouts: PyTorch, Keras, cs231n
+    tasks/         seeded training tasks (adding problem, temporal order, Reber grammar, copying, text)
 """
 
-from lstm import convert, reference
+from lstm import convert, reference, tasks
 from lstm.layer import LSTM
 from lstm.lstm_cell import GateWeights, LSTMCell, LSTMStep, LSTMWeights
 from lstm.rnn_cells import GRUCell, RNNCell
 
 __all__ = [
     "GRUCell", "GateWeights", "LSTM", "LSTMCell", "LSTMStep", "LSTMWeights", "RNNCell", "convert",
-    "reference",
+    "reference", "tasks",
 ]  # fmt: skip
