@@ -91,9 +91,13 @@ class _Walk:
                         else:
                             deps[child] = 1
                             stack.append(child)
+        # mg.grad visits only the nodes that lead to one of its inputs, and runs the backward only of
+        # those below which an input lies: the graph under its inputs is neither computed nor freed, so
+        # it can still be backpropagated through later (as in PyTorch).
+        visit, expand = self._leading_to_targets(starts, deps) if self.targets else (None, None)
         for r, s in zip(roots, seeds):
             self.deliver(r, s)
-        ready = [n for n in reversed(starts) if deps[n] == 0]
+        ready = [n for n in reversed(starts) if deps[n] == 0 and (visit is None or n in visit)]
         grads = self.grads
         while ready:
             node = ready.pop()
@@ -102,6 +106,10 @@ class _Walk:
                 gouts = None if g is None else (g,)
             else:
                 gouts = self._gather(node)
+            if expand is not None and node not in expand:
+                if gouts is not None:
+                    self.capture(node, gouts)  # it made an input of mg.grad; nothing below is needed
+                continue
             gins = None if gouts is None else self.apply_node(node, gouts)
             for k, (inp, need) in enumerate(zip(node.inputs, node.needs_input_grad)):
                 if not need:
@@ -111,8 +119,34 @@ class _Walk:
                 child = inp._ctx
                 if child is not None:
                     deps[child] -= 1
-                    if deps[child] == 0:
+                    if deps[child] == 0 and (visit is None or child in visit):
                         ready.append(child)
+
+    def _leading_to_targets(self, starts, deps: dict) -> tuple[set, set]:
+        """For mg.grad: the nodes that made a target or lie above one (``visit``), and among them those
+        whose backward leads to a target (``expand``)."""
+        # Kahn's order on a copy of the counts: every node comes after all of its consumers.
+        pending, order = dict(deps), []
+        ready = [n for n in starts if pending[n] == 0]
+        while ready:
+            node = ready.pop()
+            order.append(node)
+            for inp, need in zip(node.inputs, node.needs_input_grad):
+                if need and inp._ctx is not None:
+                    pending[inp._ctx] -= 1
+                    if pending[inp._ctx] == 0:
+                        ready.append(inp._ctx)
+        targets, visit, expand = self.targets, set(), set()
+        for node in reversed(order):  # a node's producers are decided before the node itself
+            if any(
+                need and ((inp, 0) in targets if inp._ctx is None else inp._ctx in visit)
+                for inp, need in zip(node.inputs, node.needs_input_grad)
+            ):
+                expand.add(node)
+                visit.add(node)
+            elif any((node, i) in targets for i in range(node._nout)):
+                visit.add(node)
+        return visit, expand
 
     def _gather(self, node):
         gs = [self.grads.pop((node, i), None) for i in range(node._nout)]
@@ -124,7 +158,8 @@ class _Walk:
                 gs[i] = const(z) if self.create_graph else z
         return tuple(gs)
 
-    def apply_node(self, node, gouts):
+    def capture(self, node, gouts) -> None:
+        """Hand the gradients arriving at the node's outputs to retain_grad and to mg.grad's inputs."""
         if node._retain or self.targets:
             for i, g in enumerate(gouts):
                 if node._retain and i in node._retain:
@@ -133,6 +168,9 @@ class _Walk:
                         t.grad = g if self.create_graph else const(np.array(g))
                 if self.targets and (node, i) in self.targets:
                     self.found[(node, i)] = g
+
+    def apply_node(self, node, gouts):
+        self.capture(node, gouts)
         if STATE.anomaly:
             for g in gouts:
                 _check_finite(np.asarray(g), node, "the gradient arriving at its output", node.inputs)
