@@ -17,6 +17,7 @@ from lstm.lstm_cell import (
     _check_options,
     as_tensor,
     check_shape,
+    check_sizes,
 )
 from minigrad import Tensor
 from minigrad.nn import Module
@@ -65,12 +66,13 @@ class LSTM(Module):
             raise ValueError(f"LSTM: num_layers must be a positive integer, got {num_layers!r}")
         if not isinstance(name, str) or not name or "/" in name:
             raise ValueError(f"LSTM: name must be a non-empty string without '/', got {name!r}")
+        dtype = check_sizes("LSTM", input_size, hidden_size, dtype)
         _check_options("LSTM", variant, truncated_gradient, bias, forget_bias)
         rng = np.random.default_rng(rng)
         self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
         self.return_sequences, self.return_state = return_sequences, return_state
         self.variant, self.truncated_gradient, self.name = variant, truncated_gradient, name
-        self.bias, self.dtype = bias, np.dtype(dtype)
+        self.bias, self.dtype = bias, dtype
         for k in range(num_layers):
             cell = LSTMCell(
                 input_size if k == 0 else hidden_size, hidden_size, bias, forget_bias, rng, variant,
@@ -161,25 +163,23 @@ class LSTM(Module):
         """Load one layer from Keras' ``LSTM.get_weights()``: [kernel (I, 4H), recurrent_kernel
         (H, 4H), bias (4H,)], gate order i, f, c, o. Keras has one bias: it goes to bias_ih and
         bias_hh becomes zero, which is the same LSTM."""
-        if self.variant != "standard" or not self.bias:
-            raise ValueError(
-                f"LSTM.load_keras_weights: Keras' LSTM is the standard cell with a bias; this layer "
-                f"has variant={self.variant!r}, bias={self.bias}"
-            )
+        k = self._keras_layer(layer, "load_keras_weights")
         params = from_keras(weights)
-        names = {n: f"{n}_l{self._layer_index(layer, 'load_keras_weights')}" for n in params}
-        self.load_state_dict({names[n]: a for n, a in params.items()}, strict=False)
+        self.load_state_dict({f"{n}_l{k}": a for n, a in params.items()}, strict=False)
 
     def keras_weights(self, layer: int = 0) -> list[np.ndarray]:
         """Layer ``layer`` as Keras' ``set_weights()`` wants it: [kernel, recurrent_kernel, bias]
         (bias = bias_ih + bias_hh)."""
-        k = self._layer_index(layer, "keras_weights")
+        k = self._keras_layer(layer, "keras_weights")
+        return to_keras({n: p.data for n, p in self._layer_parameters(k).items()})
+
+    def _keras_layer(self, layer, who: str) -> int:
         if self.variant != "standard" or not self.bias:
             raise ValueError(
-                f"LSTM.keras_weights: Keras' LSTM is the standard cell with a bias; this layer "
-                f"has variant={self.variant!r}, bias={self.bias}"
+                f"LSTM.{who}: Keras' LSTM is the standard cell with a bias; this layer has "
+                f"variant={self.variant!r}, bias={self.bias}"
             )
-        return to_keras({n: p.data for n, p in self._layer_parameters(k).items()})
+        return self._layer_index(layer, who)
 
     def _layer_index(self, layer, who: str) -> int:
         if not isinstance(layer, (int, np.integer)) or not 0 <= layer < self.num_layers:

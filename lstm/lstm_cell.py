@@ -84,6 +84,17 @@ def as_tensor(value, dtype: np.dtype, who: str, name: str) -> Tensor:
     return Tensor(np.asarray(value), dtype=dtype)
 
 
+def check_sizes(who: str, input_size, hidden_size, dtype) -> np.dtype:
+    """Raise unless both sizes are positive integers and dtype a floating dtype; return the dtype."""
+    for name, size in (("input_size", input_size), ("hidden_size", hidden_size)):
+        if not isinstance(size, (int, np.integer)) or isinstance(size, bool) or size < 1:
+            raise ValueError(f"{who}: {name} must be a positive integer, got {size!r}")
+    dtype = np.dtype(dtype)
+    if dtype.kind != "f":
+        raise TypeError(f"{who}: dtype must be a floating dtype, got {dtype}")
+    return dtype
+
+
 def check_shape(t: Tensor, expected: tuple, layout: tuple, who: str, name: str) -> None:
     """Raise ValueError naming ``who`` and ``name`` unless t has the ``expected`` shape, a tuple
     with None where any size will do; ``layout`` names the axes, e.g. ("batch", "input_size")."""
@@ -143,13 +154,8 @@ class LSTMCell(Module):
         dtype=np.float64,
         truncated_gradient: bool = False,
     ):
-        for name, size in (("input_size", input_size), ("hidden_size", hidden_size)):
-            if not isinstance(size, (int, np.integer)) or isinstance(size, bool) or size < 1:
-                raise ValueError(f"LSTMCell: {name} must be a positive integer, got {size!r}")
+        dtype = check_sizes("LSTMCell", input_size, hidden_size, dtype)
         _check_options("LSTMCell", variant, truncated_gradient, bias, forget_bias)
-        dtype = np.dtype(dtype)
-        if dtype.kind != "f":
-            raise TypeError(f"LSTMCell: dtype must be a floating dtype, got {dtype}")
         rng = np.random.default_rng(rng)
         H, k = hidden_size, 1 / np.sqrt(hidden_size)
         params = {
@@ -195,14 +201,15 @@ class LSTMCell(Module):
         return cell
 
     def _setup(self, params: dict, variant: str, truncated_gradient: bool) -> None:
+        for name, p in params.items():
+            if not isinstance(p, Tensor):
+                raise TypeError(f"LSTMCell: {name} must be a Tensor, got {type(p).__name__}")
         w_ih, w_hh = params["weight_ih"], params["weight_hh"]
         H = w_hh.shape[-1]
         expected = {"weight_ih": (4 * H, w_ih.shape[-1]), "weight_hh": (4 * H, H),
                     "bias_ih": (4 * H,), "bias_hh": (4 * H,),
                     **dict.fromkeys(PEEPHOLES, (H,))}  # fmt: skip
         for name, p in params.items():
-            if not isinstance(p, Tensor):
-                raise TypeError(f"LSTMCell: {name} must be a Tensor, got {type(p).__name__}")
             if p.shape != expected[name] or p.dtype != w_hh.dtype:
                 raise ValueError(
                     f"LSTMCell: {name} has shape {p.shape} and dtype {p.dtype} but expected "

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 import minigrad as mg
-from lstm.lstm_cell import as_tensor, check_shape
+from lstm.lstm_cell import as_tensor, check_shape, check_sizes
 from minigrad import Tensor, sigmoid, tanh
 from minigrad.nn import Module, Parameter
 
@@ -21,13 +21,7 @@ class _RecurrentCell(Module):
     blocks = 1
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool, rng, dtype):
-        who = type(self).__name__
-        for name, size in (("input_size", input_size), ("hidden_size", hidden_size)):
-            if not isinstance(size, (int, np.integer)) or isinstance(size, bool) or size < 1:
-                raise ValueError(f"{who}: {name} must be a positive integer, got {size!r}")
-        dtype = np.dtype(dtype)
-        if dtype.kind != "f":
-            raise TypeError(f"{who}: dtype must be a floating dtype, got {dtype}")
+        dtype = check_sizes(type(self).__name__, input_size, hidden_size, dtype)
         rng = np.random.default_rng(rng)
         H, n, k = hidden_size, self.blocks * hidden_size, 1 / np.sqrt(hidden_size)
         self.input_size, self.hidden_size, self.bias, self.dtype = input_size, hidden_size, bias, dtype

@@ -316,6 +316,12 @@ def test_construction_errors():
         with pytest.raises(ValueError) as info:
             LSTM(2, 3, **kwargs)
         assert str(info.value) == text
+    with pytest.raises(ValueError) as info:
+        LSTM(0, 3)
+    assert str(info.value) == "LSTM: input_size must be a positive integer, got 0"
+    with pytest.raises(TypeError) as info:
+        LSTM(2, 3, dtype=int)
+    assert str(info.value) == "LSTM: dtype must be a floating dtype, got int64"
 
 
 # -- Keras ---
