@@ -123,7 +123,9 @@ class LSTM(Module):
                 with mg.scope(f"l{k}"):
                     weights = cell.gate_weights()  # cut once per sequence, not per step
                     if k == 0:
-                        with mg.scope("inputs"):  # one split, whose backward is one concat
+                        # One split, not x[:, t] per step: each getitem's backward would build a
+                        # whole (B, T, I) array of zeros; the split's backward is one concat.
+                        with mg.scope("inputs"):
                             xs = [x_t.reshape(B, self.input_size) for x_t in x.split(T, axis=1)]
                     h, c = h0[k], c0[k]
                     steps = []
