@@ -61,7 +61,9 @@ class _Walk:
         elif key in self.owned:
             old += g
         else:
-            store[key] = old + g
+            # asarray: the sum of two 0-d arrays is a NumPy scalar, which `old += g` above would rebind
+            # instead of updating, losing every gradient after the second
+            store[key] = np.asarray(old + g)
             self.owned.add(key)
 
     def deliver(self, t: Tensor, g) -> None:
@@ -271,7 +273,7 @@ def backward(t: Tensor, grad=None, retain_graph: bool = False, create_graph: boo
         elif leaf.grad is None:
             leaf.grad = const(g if leaf in walk.owned else np.array(g))
         else:
-            leaf.grad = const(leaf.grad._data + g)
+            leaf.grad = const(np.asarray(leaf.grad._data + g))  # an array even when 0-d
 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph: bool = False,

@@ -48,6 +48,20 @@ def test_a_tensor_used_many_times_accumulates_every_use():
     np.testing.assert_allclose(x.grad.data, 42 * x.data)
 
 
+@pytest.mark.parametrize("shape", [(), (1,), (2, 3)], ids=["0-d", "1", "2x3"])
+def test_every_use_counts_whatever_the_shape(shape):
+    # 0-d included: there NumPy sums are scalars, which an in-place accumulation must not lose.
+    x = mg.tensor(np.full(shape, 2.0), requires_grad=True)
+    h = x * 1.0
+    uses = [h * k for k in (1.0, 2.0, 3.0, 4.0)] + [x * 5.0, x * 6.0, x * 7.0]
+    sum(uses).sum().backward()
+    np.testing.assert_array_equal(x.grad.data, np.full(shape, 28.0))
+    assert type(x.grad.data) is np.ndarray
+    (x * 2.0).sum().backward()  # accumulating into an existing .grad keeps it an array
+    np.testing.assert_array_equal(x.grad.data, np.full(shape, 30.0))
+    assert type(x.grad.data) is np.ndarray
+
+
 def test_a_weight_shared_across_50_time_steps():
     rng = np.random.default_rng(1)
     w0, h0 = rng.normal(0, 0.5, (3, 3)), rng.normal(size=3)
