@@ -167,6 +167,10 @@ class Function:
             outs = (Tensor._wrap(_array(y), node, record, 0),)
         if record and ctx._saved:
             saved = ctx._saved
+            if type(y) is not tuple and outs[0]._data is not y and any(a is y for a in saved):
+                # A ufunc of a 0-d array returns a NumPy scalar, which the output holds as a new 0-d
+                # array: save that array instead, so that create_graph finds the output behind it.
+                saved = ctx._saved = tuple(outs[0]._data if a is y else a for a in saved)
             if any(o._data is a for o in outs for a in saved):
                 ctx._outputs = tuple(weakref.ref(o) for o in outs)
         if STATE.anomaly:

@@ -55,10 +55,11 @@ ELEMENTWISE = {
 }  # fmt: skip
 
 
+@pytest.mark.parametrize("shape", [(3, 4), ()], ids=["matrix", "0-d"])
 @pytest.mark.parametrize("name", ELEMENTWISE)
-def test_second_derivatives_of_elementwise_ops(name):
+def test_second_derivatives_of_elementwise_ops(name, shape):
     f, d1, d2, (low, high) = ELEMENTWISE[name]
-    x0 = np.random.default_rng(0).uniform(low, high, size=(3, 4))
+    x0 = np.random.default_rng(0).uniform(low, high, size=shape)
     x0[np.abs(x0) < 0.05] = 0.1  # away from relu's kink
     first, second = derivatives(f, x0)
     np.testing.assert_allclose(first, d1(x0), rtol=1e-10, atol=1e-12)
@@ -176,6 +177,7 @@ STRUCTURAL = {
     "matmul_self": (lambda x: ((x @ x.T) ** 2).sum(), lambda x: ((x @ x.T) ** 2).sum(), (2, 3)),
     "matmul_batched_broadcast": (lambda x: mg.tanh(x @ mg.tensor(B_BATCH)).sum(),
                                  lambda x: np.tanh(x @ B_BATCH).sum(), (3, 4)),
+    "matmul_1d": (lambda x: mg.tanh(x @ mg.tensor(A44) @ x), lambda x: np.tanh(x @ A44 @ x), (4,)),
     "getitem_slice": (lambda x: (x[1:, ::2] ** 3).sum(), lambda x: (x[1:, ::2] ** 3).sum(), (3, 4)),
     "getitem_repeated": (lambda x: mg.tanh(x[IDX] * 2).sum(), lambda x: np.tanh(x[IDX] * 2).sum(), (3, 2)),
     "split_concat": (lambda x: (mg.concat([p**2 for p in x.split([1, 3], axis=1)][::-1], axis=1)
