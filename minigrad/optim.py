@@ -3,7 +3,7 @@
 An optimizer updates each parameter's array in place, under ``mg.no_grad()``, through the ``data`` property
 (``p.data -= ...``), which stamps the parameter as modified: a graph recorded before the step that saved the
 old values then refuses to backward instead of giving a wrong gradient. Parameters whose ``grad`` is None
-are skipped. The update rules are PyTorch's (same defaults), so results can be compared one to one.
+are skipped. The update rules and Adam's defaults are PyTorch's, so results can be compared one to one.
 
 Checkpoints. ``state_dict()`` returns a FLAT dict whose values are only NumPy arrays, Python numbers and
 lists of numbers, so it can go into an ``.npz`` file (or JSON for the numbers) without pickle, and
@@ -21,10 +21,10 @@ For an Adam over two parameters in one group, after at least one step::
     "state.0.exp_avg_sq"           ndarray, parameter 0's shape
     "state.1.step", "state.1.exp_avg", "state.1.exp_avg_sq"
 
-SGD has ``lr``, ``momentum``, ``weight_decay`` and, once it has stepped with momentum, ``state.<i>.
-momentum_buffer``. A parameter that never had a gradient has no ``state`` entries. The arrays are copies,
-and loading copies them again, so a saved dict never changes; loading restores the hyperparameters too,
-and training then continues bit for bit as if it had not stopped.
+SGD has ``lr``, ``momentum``, ``weight_decay`` and, once it has stepped with momentum,
+``state.<i>.momentum_buffer``. A parameter that never had a gradient has no ``state`` entries. The arrays
+are copies, and loading copies them again, so a saved dict never changes; loading restores the
+hyperparameters too, and training then continues bit for bit as if it had not stopped.
 """
 
 from __future__ import annotations

@@ -2,6 +2,7 @@
 the norm computed by hand, bitwise-identical resumption from a state dict saved in an .npz file, errors,
 and convergence on a small regression."""
 
+import json
 import math
 
 import numpy as np
@@ -290,6 +291,22 @@ def test_resuming_from_an_npz_checkpoint_is_bitwise_identical(name, tmp_path):
     for a, b in zip(model.parameters(), resumed.parameters()):
         assert a.data.tobytes() == b.data.tobytes()
     assert [g["lr"] for g in resumed_opt.param_groups] == [g["lr"] for g in opt.param_groups]
+
+
+def test_state_dict_numbers_survive_json():
+    # a checkpoint may keep the arrays in an .npz file and the numbers and lists in JSON metadata
+    model, resumed = Linear(4, 2, rng=0), Linear(4, 2, rng=0)
+    opt, resumed_opt = Adam(model.parameters(), lr=0.03), Adam(resumed.parameters(), lr=0.03)
+    train(model, opt, range(2))
+    train(resumed, resumed_opt, range(2))
+    sd = opt.state_dict()
+    numbers = json.loads(json.dumps({k: v for k, v in sd.items() if not isinstance(v, np.ndarray)}))
+    fresh = Adam(resumed.parameters(), lr=0.5, betas=(0.5, 0.5))
+    fresh.load_state_dict({**{k: v for k, v in sd.items() if isinstance(v, np.ndarray)}, **numbers})
+    train(model, opt, range(2, 4))
+    train(resumed, fresh, range(2, 4))
+    for a, b in zip(model.parameters(), resumed.parameters()):
+        assert a.data.tobytes() == b.data.tobytes()
 
 
 def test_state_dict_layout_is_the_documented_one():
