@@ -79,7 +79,8 @@ class LSTM(Module):
                 dtype, truncated_gradient,
             )  # fmt: skip
             for pname, p in cell.named_parameters():
-                setattr(self, f"{pname}_l{k}", p)
+                p.name = f"{pname}_l{k}"  # drawings label parameters with PyTorch's names
+                setattr(self, p.name, p)
 
     def _layer_parameters(self, k: int) -> dict:
         names = ["weight_ih", "weight_hh"] + (["bias_ih", "bias_hh"] if self.bias else [])
@@ -127,12 +128,15 @@ class LSTM(Module):
                         # whole (B, T, I) array of zeros; the split's backward is one concat.
                         with mg.scope("inputs"):
                             xs = [x_t.reshape(B, self.input_size) for x_t in x.split(T, axis=1)]
+                        for t, x_t in enumerate(xs):
+                            x_t.name = f"x_{t}"
                     h, c = h0[k], c0[k]
                     steps = []
                     for t in range(T):
                         with mg.scope(f"t{t}"):
                             step = cell.step_unchecked(xs[t], h, c, weights)
                         h, c = step.h, step.c
+                        h.name, c.name = f"h_{t}", f"c_{t}"  # x_t, h_{t-1}, c_{t-1} -> h_t, c_t
                         steps.append(step)
                 xs = [s.h for s in steps]  # the next layer reads this list directly
                 gates.append(steps)
@@ -150,8 +154,9 @@ class LSTM(Module):
         """(h0, c0) as sequences of L Tensors (B, H)."""
         L, H = self.num_layers, self.hidden_size
         if state is None:
-            zeros = Tensor(np.zeros((B, H), self.dtype))
-            return [zeros] * L, [zeros] * L
+            h0 = Tensor(np.zeros((B, H), self.dtype), name="h_init")
+            c0 = Tensor(np.zeros((B, H), self.dtype), name="c_init")
+            return [h0] * L, [c0] * L
         if not isinstance(state, (tuple, list)) or len(state) != 2:
             raise TypeError(f"{who}: state must be a pair (h0, c0) or None, got {type(state).__name__}")
         result = []
