@@ -175,6 +175,17 @@ def test_cross_entropy_over_sequences_matches_flattened_rows(reduction):
     np.testing.assert_allclose(autograd(loss, x), expected_grad, rtol=1e-6, atol=1e-9)
 
 
+def test_cross_entropy_of_one_sample_with_a_scalar_target():
+    x = RNG.normal(size=4)
+    loss, grad = hand_cross_entropy(x[None], np.array([2]))
+    xt = mg.tensor(x, requires_grad=True)
+    out = F.cross_entropy(xt, 2)
+    out.backward()
+    assert out.shape == ()
+    np.testing.assert_allclose(out.item(), loss, rtol=1e-13)
+    np.testing.assert_allclose(xt.grad.data, grad[0], rtol=1e-12, atol=1e-15)
+
+
 def test_cross_entropy_ignore_index_skips_targets_in_value_and_gradient():
     x = RNG.normal(size=(5, 3))
     t = np.array([2, -100, 0, -100, 1])
