@@ -176,6 +176,7 @@ OPS = [
     Op("mul", lambda a, b: a * b, np.multiply, binary),
     Op("div", lambda a, b: a / b, np.divide, binary, (REAL, NONZERO)),
     Op("neg", lambda x: -x, np.negative, unary),
+    Op("mul_reused", lambda x: x * x * x + x, lambda x: x**3 + x, unary),  # 4 uses add up, 0-d too
     Op("pow_number", lambda x, p: x**p, lambda x, p: np.power(x, p), pow_case, (POSITIVE,)),
     Op("pow_tensor", lambda a, b: a**b, np.power, binary, (POSITIVE, REAL)),
     Op("rpow_number", lambda x: 2.5**x, lambda x: np.power(2.5, x), unary),
@@ -196,6 +197,7 @@ OPS = [
     Op("concat", lambda *xs, axis: mg.concat(xs, axis), lambda *xs, axis: np.concatenate(xs, axis),
        concat_case),
     Op("stack", lambda *xs, axis: mg.stack(xs, axis), lambda *xs, axis: np.stack(xs, axis), stack_case),
+    Op("stack_reused", lambda x: mg.stack([x, x * 2, x * 3]), lambda x: np.stack([x, 2 * x, 3 * x]), unary),
     Op("split", lambda x, **kw: x.split(**kw), np_split, split_case),
 ]  # fmt: skip
 
