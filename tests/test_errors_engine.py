@@ -142,6 +142,23 @@ def test_reduction_over_a_missing_axis(reduce):
         getattr(ones(2, 3), reduce)(axis=2)
 
 
+def test_mean_over_a_missing_axis():
+    with mg.scope("norm"), raises(mg.OpIndexError, "mean in norm: axis -3 is out of bounds for array of "
+                                                   "dimension 2 (shape (2, 3))"):
+        ones(2, 3).mean(axis=(0, -3))
+
+
+def test_split_along_a_missing_axis():
+    with raises(mg.OpIndexError, "split: axis 2 is out of bounds for array of dimension 2 (shape (4, 2))"):
+        ones(4, 2).split(2, axis=2)
+
+
+def test_concat_along_a_missing_axis():
+    with raises(mg.OpIndexError, "concat: axis 2 is out of bounds for array of dimension 2 "
+                                 "(inputs: float64 (2, 3), float64 (2, 3))"):
+        mg.concat([ones(2, 3), ones(2, 3)], axis=2)
+
+
 def test_transpose_with_a_missing_axis():
     with raises(mg.OpIndexError, "transpose: axis 2 is out of bounds for array of dimension 2"):
         ones(2, 3).transpose(0, 2)

@@ -67,6 +67,8 @@ def mean(x, axis=None, keepdims: bool = False):
         n = a.size
     else:
         axes = axis if isinstance(axis, tuple) else (axis,)
+        for i in axes:
+            _check_axis("mean", i, a.shape)
         n = int(np.prod([a.shape[i] for i in axes]))
     s = Sum.apply(x, axis, keepdims)
     return s * np.asarray(1.0 / max(n, 1), dtype=a.dtype)
@@ -108,7 +110,17 @@ def getitem(x, index):
     return GetItem.apply(x, index)
 
 
+def _check_axis(op: str, axis: int, shape: tuple) -> None:
+    """Raise OpIndexError unless ``axis`` (possibly negative) is an axis of ``shape``."""
+    if not -len(shape) <= axis < len(shape):
+        raise errors.OpIndexError(
+            f"{errors.where(op, STATE.scope)}: axis {axis} is out of bounds for array of dimension "
+            f"{len(shape)} (shape {shape})"
+        )
+
+
 def _sizes(x, sizes_or_n, axis: int) -> list[int]:
+    _check_axis("split", axis, x.shape)
     length = x.shape[axis]
     if isinstance(sizes_or_n, (int, np.integer)):
         n = int(sizes_or_n)

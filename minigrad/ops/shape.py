@@ -97,9 +97,10 @@ class Concat(Function):
 
     @staticmethod
     def forward(ctx, axis, *xs):
+        y = np.concatenate(xs, axis=axis)  # first, so that a bad axis gets NumPy's message
         ctx.axis = axis
         ctx.sizes = [x.shape[axis] for x in xs]
-        return np.concatenate(xs, axis=axis)
+        return y
 
     @staticmethod
     def backward(ctx, g):
