@@ -1,0 +1,156 @@
+"""The command line: the main job end to end, and one-line errors for every bad argument."""
+
+import json
+import os
+import pickle
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from lstm.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = ["--hidden", "8", "--batch", "4", "--seq-len", "16", "--eval-every", "5", "--no-progress"]
+
+
+def _run(argv, capsys):
+    code = main(argv)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_train_writes_checkpoint_metrics_loss_curve_and_gate_graphs(tmp_path, capsys):
+    out = tmp_path / "run"
+    code, stdout, _ = _run(["train", "--steps", "10", "--out", str(out),
+                            "--metrics-out", str(tmp_path / "m.json"), *TINY], capsys)
+    assert code == 0
+    assert "seed 0" in stdout and "sample at step 5:" in stdout and "bits_per_char" in stdout
+    for name in ("checkpoint.npz", "metrics.json", "loss.png"):
+        assert (out / name).stat().st_size > 0, name
+    assert (out / "loss.png").read_bytes()[:4] == b"\x89PNG"
+    for gate in ("input", "forget", "cell", "output", "step"):
+        svg = (out / "gates" / f"{gate}.svg").read_text()
+        assert svg.lstrip().startswith("<?xml") and "<svg" in svg
+    assert "forget_gate" in (out / "gates" / "forget.svg").read_text()
+    metrics = json.loads((tmp_path / "m.json").read_text())
+    assert metrics["task"] == "chars" and metrics["steps"] == 10
+    assert metrics["bits_per_char"] > 0 and metrics["unigram_bits_per_char"] > 0
+
+
+def test_sample_from_a_checkpoint(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["train", "--steps", "3", "--out", str(out), "--no-pictures", *TINY]) == 0
+    capsys.readouterr()
+    code, stdout, _ = _run(["sample", "--checkpoint", str(out / "checkpoint.npz"), "--length", "40",
+                            "--prime", "The "], capsys)
+    assert code == 0
+    assert stdout.startswith("The ") and len(stdout.rstrip("\n")) == 44
+
+
+def test_graph_writes_one_gate(tmp_path, capsys):
+    path = tmp_path / "forget.dot"
+    code, _, _ = _run(["graph", "--gate", "forget", "--steps", "2", "--format", "dot", "--out", str(path)],
+                      capsys)
+    assert code == 0
+    dot = path.read_text()
+    assert "forget_gate" in dot and "input_gate" not in dot
+
+
+def test_gradcheck_command_prints_the_table(capsys):
+    code, stdout, _ = _run(["gradcheck"], capsys)
+    assert code == 0
+    assert "mg.gradcheck of a 5-step LSTM layer" in stdout and "OK" in stdout
+    assert "weight_hh" in stdout
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["train", "--task", "nope"], "argument --task: invalid choice: 'nope'"),
+        (["train", "--hidden", "-4"], "argument --hidden: expected a positive integer, got -4"),
+        (["train", "--steps", "0"], "argument --steps: expected a positive integer, got 0"),
+        (["train", "--lr", "abc"], "argument --lr: expected a positive number, got 'abc'"),
+        (["sample"], "the following arguments are required: --checkpoint"),
+    ],
+)
+def test_argument_errors_are_one_line(argv, message, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2
+    assert message in err
+    assert len(err.strip().splitlines()) == 1
+    assert "Traceback" not in err
+
+
+def _one_line_error(argv, capsys):
+    code, _, err = _run(argv, capsys)
+    assert code == 2
+    assert len(err.strip().splitlines()) == 1, err
+    assert "Traceback" not in err
+    return err
+
+
+def test_a_missing_text_file(tmp_path, capsys):
+    err = _one_line_error(["train", "--text", str(tmp_path / "absent.txt"), *TINY], capsys)
+    assert "lstm train: error: corpus file not found:" in err
+
+
+def test_a_text_file_that_is_not_utf8(tmp_path, capsys):
+    bad = tmp_path / "latin1.txt"
+    bad.write_bytes("caf\xe9 au lait".encode("latin-1"))
+    err = _one_line_error(["train", "--text", str(bad), *TINY], capsys)
+    assert "is not UTF-8 text (bad byte at offset 3)" in err
+
+
+def test_a_checkpoint_of_another_architecture(tmp_path, capsys):
+    ckpt = tmp_path / "c.npz"
+    assert main(["train", "--steps", "2", "--checkpoint", str(ckpt), "--out", str(tmp_path / "a"),
+                 "--no-pictures", *TINY]) == 0
+    capsys.readouterr()
+    err = _one_line_error(["train", "--steps", "4", "--resume", "--checkpoint", str(ckpt), "--out",
+                           str(tmp_path / "b"), "--no-pictures", *TINY[:-1], "--hidden", "16"], capsys)
+    assert "is from a different model: hidden=8 (this run: 16)" in err
+
+
+class _Payload:
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (Path.touch, (Path(self.marker),))
+
+
+def test_a_pickled_checkpoint_never_runs(tmp_path, capsys):
+    marker = tmp_path / "code-ran"
+    evil = tmp_path / "evil.npz"
+    evil.write_bytes(pickle.dumps(_Payload(marker)))
+    err = _one_line_error(["sample", "--checkpoint", str(evil)], capsys)
+    assert "refused, it is a pickle" in err
+    assert not marker.exists()
+
+
+def test_sampling_needs_a_character_model(tmp_path, capsys):
+    ckpt = tmp_path / "adding.npz"
+    assert main(["train", "--task", "adding", "--seq-len", "22", "--steps", "2", "--checkpoint",
+                 str(ckpt), "--out", str(tmp_path / "r"), "--no-pictures", "--hidden", "4",
+                 "--no-progress"]) == 0
+    capsys.readouterr()
+    err = _one_line_error(["sample", "--checkpoint", str(ckpt)], capsys)
+    assert "is a 'adding' model; only a chars model can sample text" in err
+
+
+def test_python_dash_m_lstm_runs_as_a_program(tmp_path):
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    ok = subprocess.run([sys.executable, "-m", "lstm", "train", "--steps", "2", "--out", str(tmp_path / "r"),
+                         "--no-pictures", *TINY], capture_output=True, text=True, env=env, timeout=300)
+    assert ok.returncode == 0, ok.stderr
+    bad = subprocess.run([sys.executable, "-m", "lstm", "train", "--text", str(tmp_path / "none.txt")],
+                         capture_output=True, text=True, env=env, timeout=300)
+    assert bad.returncode == 2
+    assert bad.stderr.strip().startswith("lstm train: error: corpus file not found")
+    assert "Traceback" not in bad.stderr
+    assert np.isfinite(json.loads((tmp_path / "r" / "metrics.json").read_text())["eval_loss"])
