@@ -99,7 +99,10 @@ def reshape_case(draw):
 @st.composite
 def transpose_case(draw):
     shape = draw(shapes())
-    return [shape], {"axes": tuple(draw(st.permutations(range(len(shape)))))}
+    n = len(shape)
+    # each axis written as itself or as its negative alias
+    axes = tuple(a - n if draw(st.booleans()) else a for a in draw(st.permutations(range(n))))
+    return [shape], {"axes": axes}
 
 
 @st.composite
@@ -307,6 +310,16 @@ def test_matmul_shapes_follow_numpy(a_shape, b_shape, out_shape):
     out.sum().backward()
     assert ta.grad.shape == a_shape
     assert tb.grad.shape == b_shape
+
+
+def test_transpose_with_negative_axes():
+    rng = np.random.default_rng(3)
+    x0, w = rng.normal(size=(2, 2, 2)), rng.normal(size=(2, 2, 2))
+    x = mg.tensor(x0, requires_grad=True)
+    y = x.transpose(0, -1, 1)  # swaps the last two axes
+    np.testing.assert_array_equal(y.data, x0.transpose(0, 2, 1))
+    y.backward(w)
+    np.testing.assert_array_equal(x.grad.data, w.transpose(0, 2, 1))
 
 
 def test_split_returns_one_tensor_per_piece():

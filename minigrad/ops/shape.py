@@ -27,8 +27,10 @@ class Transpose(Function):
 
     @staticmethod
     def forward(ctx, x, axes):
-        ctx.axes = axes
-        return x.transpose(axes)
+        y = x.transpose(axes)
+        # Negative axes made positive: backward inverts the permutation by sorting it.
+        ctx.axes = None if axes is None else tuple(int(a) % x.ndim for a in axes)
+        return y
 
     @staticmethod
     def backward(ctx, g):
