@@ -159,6 +159,13 @@ def test_concat_along_a_missing_axis():
         mg.concat([ones(2, 3), ones(2, 3)], axis=2)
 
 
+@pytest.mark.parametrize("axis", [2, -3])
+def test_stack_along_a_missing_axis(axis):
+    # A 1-D shape gets a new axis at 0 or 1 (-2 or -1); other axes must not wrap around.
+    with raises(mg.OpIndexError, f"stack: axis {axis} is out of bounds for array of dimension 2 "):
+        mg.stack([ones(3), ones(3)], axis=axis)
+
+
 def test_transpose_with_a_missing_axis():
     with raises(mg.OpIndexError, "transpose: axis 2 is out of bounds for array of dimension 2"):
         ones(2, 3).transpose(0, 2)

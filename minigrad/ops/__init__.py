@@ -168,6 +168,7 @@ def stack(tensors, axis: int = 0):
             f"got {sorted(shapes)}"
         )
     shape = tensors[0].shape
+    _check_axis("stack", axis, (*shape, 1))  # the new axis may go anywhere from first to last
     ax = axis % (len(shape) + 1)
     expanded = shape[:ax] + (1,) + shape[ax:]
     first = next((t for t in tensors if isinstance(t, Tensor)), None)
