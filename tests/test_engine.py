@@ -5,6 +5,7 @@ Gradients are compared with central differences of a NumPy re-implementation, or
 worked out by hand in the comment next to it.
 """
 
+import gc
 import sys
 import threading
 import weakref
@@ -341,27 +342,66 @@ def test_without_detect_anomaly_nan_flows_silently():
 
 
 # -- memory ---
-def test_dropping_the_loss_after_backward_frees_the_graph():
-    # No gc.collect(): the graph must be freed by reference counting alone, i.e. hold no cycles.
-    x = mg.tensor(np.ones(3), requires_grad=True)
-    hidden = mg.tanh(x * 2)
-    probe, node = weakref.ref(hidden), weakref.ref(hidden.grad_fn)
-    loss = (hidden * hidden).sum()
-    del hidden
+@pytest.fixture
+def no_cycle_collector():
+    """Switch the cycle collector off: what is freed then was freed by reference counting alone."""
+    gc.disable()
+    yield
+    gc.enable()
+
+
+def every_op_graph(x, w):
+    """A small graph with every kind of node: multi-output split, concat, getitem, retain_grad, ..."""
+    h = mg.tanh(x @ w).retain_grad()
+    a, b = h.split([1, 2], axis=1)
+    m = mg.concat([mg.sigmoid(a), mg.exp(b), mg.relu(b)], axis=1)
+    s = mg.stack([m, m * 2])[:, np.array([0, 0, 1])]
+    return (s.max(axis=0) ** 2).mean() + mg.log(h * h + 1).sum() / (w.sum() + 10)
+
+
+def intermediates(root) -> list:
+    """Weak references to every non-leaf tensor and node reachable from root."""
+    refs, stack, seen = [], [root], set()
+    while stack:
+        t = stack.pop()
+        if t.grad_fn is not None and id(t) not in seen:
+            seen.add(id(t))
+            refs += [weakref.ref(t), weakref.ref(t.grad_fn)]
+            stack.extend(t.parents)
+    return refs
+
+
+def test_dropping_the_loss_after_backward_frees_the_graph(no_cycle_collector):
+    rng = np.random.default_rng(6)
+    x = mg.tensor(rng.normal(size=(4, 2)), requires_grad=True)
+    w = mg.tensor(rng.normal(size=(2, 3)), requires_grad=True)
+    loss = every_op_graph(x, w)
+    refs = intermediates(loss)
+    assert len(refs) > 30
     loss.backward()
-    assert probe() is not None  # still reachable from the loss
+    assert all(r() is not None for r in refs)  # all still reachable from the loss
     del loss
-    assert probe() is None and node() is None
-    assert x.grad is not None
+    assert [r() for r in refs if r() is not None] == []
+    assert x.grad is not None and w.grad is not None
 
 
-def test_dropping_the_loss_without_backward_frees_the_graph():
-    x = mg.tensor(np.ones(3), requires_grad=True)
-    hidden = mg.exp(x)
-    probe = weakref.ref(hidden)
-    loss = (hidden * x).sum()
-    del hidden, loss
-    assert probe() is None
+def test_dropping_the_loss_without_backward_frees_the_graph(no_cycle_collector):
+    x = mg.tensor(np.ones((4, 2)), requires_grad=True)
+    loss = every_op_graph(x, mg.tensor(np.ones((2, 3)), requires_grad=True))
+    refs = intermediates(loss)
+    del loss
+    assert [r() for r in refs if r() is not None] == []
+
+
+def test_dropping_the_results_of_grad_frees_the_graph(no_cycle_collector):
+    x = mg.tensor(np.ones((4, 2)), requires_grad=True)
+    w = mg.tensor(np.ones((2, 3)), requires_grad=True)
+    loss = every_op_graph(x, w)
+    refs = intermediates(loss)
+    grads = mg.grad(loss, [x, w])
+    del loss
+    assert [r() for r in refs if r() is not None] == []
+    assert all(not g.requires_grad for g in grads)
 
 
 # -- user-defined Functions ---
