@@ -33,9 +33,13 @@ def broadcastable_shapes(num_shapes: int = 2, min_dims: int = 0, max_dims: int =
     Sides of 1 and missing leading axes are drawn often, so gradients must be summed back both over
     size-1 axes and over leading axes.
     """
-    return hnp.mutually_broadcastable_shapes(
-        num_shapes=num_shapes, min_dims=min_dims, max_dims=max_dims, min_side=1, max_side=max_side
-    ).map(lambda result: result.input_shapes)
+    def pairs(low):
+        return hnp.mutually_broadcastable_shapes(
+            num_shapes=num_shapes, min_dims=low, max_dims=max_dims, min_side=1, max_side=max_side
+        ).map(lambda result: result.input_shapes)
+
+    # Alone, min_dims=0 makes a 0-d shape in most examples; half of them keep at least one axis.
+    return pairs(min_dims) | pairs(max(min_dims, 1))
 
 
 @st.composite
