@@ -240,3 +240,43 @@ def test_create_graph_backward_accumulates_a_differentiable_grad():
     np.testing.assert_allclose(x.grad.data, 3 * x.data**2)
     (second,) = mg.grad(x.grad.sum(), x)
     np.testing.assert_allclose(second.data, 6 * x.data)
+
+
+def test_a_user_function_written_with_operators_differentiates_twice():
+    class Cube(mg.Function):
+        """y = x**3;  dx = g * 3 x**2"""
+
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_backward(x)
+            return x**3
+
+        @staticmethod
+        def backward(ctx, g):
+            (x,) = ctx.saved_tensors
+            return g * 3 * x * x
+
+    x0 = np.array([-1.5, 0.5, 2.0])
+    first, second = derivatives(Cube.apply, x0)
+    np.testing.assert_allclose(first, 3 * x0**2)
+    np.testing.assert_allclose(second, 6 * x0)
+
+
+def test_a_backward_written_with_numpy_functions_fails_clearly_under_create_graph():
+    class NumpyTanh(mg.Function):
+        @staticmethod
+        def forward(ctx, x):
+            y = np.tanh(x)
+            ctx.save_for_backward(y)
+            return y
+
+        @staticmethod
+        def backward(ctx, g):
+            (y,) = ctx.saved_tensors
+            return g * np.subtract(1, np.square(y))  # NumPy functions cannot take Tensors
+
+    x = mg.tensor([0.5, 1.0], requires_grad=True)
+    mg.grad(NumpyTanh.apply(x).sum(), x)  # a first derivative is fine: arrays in, arrays out
+    with pytest.raises(mg.OpTypeError, match=r"^NumpyTanh.backward failed with create_graph=True .* must use "
+                                             r"minigrad ops"):
+        mg.grad(NumpyTanh.apply(x).sum(), x, create_graph=True)
