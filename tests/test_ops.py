@@ -122,6 +122,14 @@ def array_index_case(draw):
 
 
 @st.composite
+def mask_index_case(draw):
+    """A boolean mask over the leading axes (NumPy selects the True positions, in order)."""
+    shape = draw(shapes(min_dims=1))
+    k = draw(st.integers(1, len(shape)))
+    return [shape], {"index": draw(hnp.arrays(np.bool_, shape[:k]))}
+
+
+@st.composite
 def concat_case(draw):
     shape = draw(shapes(min_dims=1))
     axis = draw(st.integers(-len(shape), len(shape) - 1))
@@ -197,6 +205,7 @@ OPS = [
     Op(".T", lambda x: x.T, np.transpose, unary),
     Op("getitem_basic", lambda x, index: x[index], lambda x, index: x[index], basic_index_case),
     Op("getitem_array", lambda x, index: x[index], lambda x, index: x[index], array_index_case),
+    Op("getitem_mask", lambda x, index: x[index], lambda x, index: x[index], mask_index_case),
     Op("concat", lambda *xs, axis: mg.concat(xs, axis), lambda *xs, axis: np.concatenate(xs, axis),
        concat_case),
     Op("stack", lambda *xs, axis: mg.stack(xs, axis), lambda *xs, axis: np.stack(xs, axis), stack_case),
