@@ -10,10 +10,15 @@ Each prints PASS or FAIL, the verdict (which gate, and what to check) and the pe
 the report (`lstm.compare.Report`), which a notebook also shows as a colour-coded table. The signatures
 and the cache are those of `lstm.reference`; the backward checks hand your function the cache of
 `lstm.reference.lstm_step_forward` (or `lstm_forward`), so each exercise can be checked on its own.
+
+An exercise not written yet is a function whose body is ``raise NotImplementedError``: its check prints
+``<check>: NOT DONE YET — ...`` and returns None instead of raising, so a notebook with unsolved exercises
+still runs from top to bottom. Any other exception your function raises propagates as it is.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 import numpy as np
@@ -25,6 +30,38 @@ from lstm.reference import GATE_ORDER, gate_slices
 __all__ = ["check_bptt_backward", "check_step_backward", "check_step_forward"]
 
 ACTIVATION = {"i": "sigmoid", "f": "sigmoid", "g": "tanh", "o": "sigmoid"}
+
+
+class _NotDone(Exception):
+    """Raised in place of the NotImplementedError of the function under check (and only of it), so that a
+    NotImplementedError from anywhere else is not mistaken for an unsolved exercise."""
+
+
+def _guarded(who: str, my_fn: Callable, signature: str) -> Callable:
+    compare._check_callable(who, my_fn, signature)  # before wrapping, which would make anything callable
+
+    @functools.wraps(my_fn)
+    def call(*args):
+        try:
+            return my_fn(*args)
+        except NotImplementedError as e:
+            raise _NotDone(str(e)) from e
+
+    return call
+
+
+def _run(who: str, my_fn: Callable, signature: str, check: Callable) -> compare.Report | None:
+    """check(guarded my_fn) -> a report, announced; None, after one line saying so, when my_fn raises
+    NotImplementedError (an exercise not done yet)."""
+    try:
+        report = check(_guarded(who, my_fn, signature))
+    except _NotDone as e:
+        name = getattr(my_fn, "__name__", "your function")
+        said = f" ({e})" if str(e) else ""
+        print(f"{who}: NOT DONE YET — {name} raises NotImplementedError{said}; write its body, then run this "
+              "check again")  # fmt: skip
+        return None
+    return _announce(who, report)
 
 
 def _announce(who: str, report: compare.Report) -> compare.Report:
@@ -43,16 +80,22 @@ def _gate_values(cache) -> dict | None:
 
 
 def check_step_forward(my_fn: Callable, input_size: int = 3, hidden_size: int = 4, batch_size: int = 2,
-                       seed: int = 0) -> compare.Report:
+                       seed: int = 0) -> compare.Report | None:
     """Check ``my_fn(x, h_prev, c_prev, params) -> (h, c, cache)``, the signature of
     `lstm.reference.lstm_step_forward`, against one step of `lstm.LSTMCell` with the same weights.
 
     Compares h and c (B, H), and the gates i, f, g, o (B, H) when the cache has them as attributes or
-    dict keys. Prints PASS or FAIL and the table; returns the report.
+    dict keys. Prints PASS or FAIL and the table; returns the report (None, after printing NOT DONE YET,
+    when my_fn raises NotImplementedError).
     """
     who = "check_step_forward"
-    compare._check_callable(who, my_fn, "my_fn(x, h_prev, c_prev, params) -> (h, c, cache)")
     compare._check_sizes(who, input_size=input_size, hidden_size=hidden_size, batch_size=batch_size)
+    return _run(who, my_fn, "my_fn(x, h_prev, c_prev, params) -> (h, c, cache)",
+                lambda fn: _forward_report(who, fn, input_size, hidden_size, batch_size, seed))  # fmt: skip
+
+
+def _forward_report(who: str, my_fn: Callable, input_size: int, hidden_size: int, batch_size: int,
+                    seed: int) -> compare.Report:  # fmt: skip
     problem = compare.step_problem(input_size, hidden_size, batch_size, seed)
     p = compare._copy(problem)
     result = my_fn(p["x"], p["h_prev"], p["c_prev"], p["params"])
@@ -83,7 +126,7 @@ def check_step_forward(my_fn: Callable, input_size: int = 3, hidden_size: int = 
              f"H={hidden_size}, float64, seed {seed})")  # fmt: skip
     legend = [f"max abs err, max rel err: your value against LSTMCell's; pass when abs <= {tol.atol:g} or "
               f"rel <= {tol.rtol:g}"]  # fmt: skip
-    return _announce(who, compare.Report(title, rows, verdict, legend))
+    return compare.Report(title, rows, verdict, legend)
 
 
 def _checked(who: str, name: str, value, shape: tuple) -> np.ndarray:
@@ -122,15 +165,19 @@ def _forward_verdict(rows: list[compare.Row], H: int) -> list[str]:
     return lines
 
 
-def check_step_backward(my_fn: Callable, **options) -> compare.GradientReport:
+def check_step_backward(my_fn: Callable, **options) -> compare.GradientReport | None:
     """Check ``my_fn(dh, dc, cache) -> (dx, dh_prev, dc_prev, grads)``, the signature of
     `lstm.reference.lstm_step_backward`, with `lstm.compare.compare_gradients` (options go to it).
-    Prints PASS or FAIL, the verdict and the per-gate table; returns the report."""
-    return _announce("check_step_backward", compare.compare_gradients(my_fn, **options))
+    Prints PASS or FAIL, the verdict and the per-gate table; returns the report (None, after printing
+    NOT DONE YET, when my_fn raises NotImplementedError)."""
+    return _run("check_step_backward", my_fn, "my_fn(dh, dc, cache) -> (dx, dh_prev, dc_prev, grads)",
+                lambda fn: compare.compare_gradients(fn, **options))  # fmt: skip
 
 
-def check_bptt_backward(my_fn: Callable, **options) -> compare.GradientReport:
+def check_bptt_backward(my_fn: Callable, **options) -> compare.GradientReport | None:
     """Check ``my_fn(dout, cache, dh_T, dc_T) -> (dx, dh0, dc0, grads)``, the signature of
     `lstm.reference.lstm_backward`, with `lstm.compare.compare_sequence_gradients` (options go to it).
-    Prints PASS or FAIL, the verdict and the per-gate, per-step tables; returns the report."""
-    return _announce("check_bptt_backward", compare.compare_sequence_gradients(my_fn, **options))
+    Prints PASS or FAIL, the verdict and the per-gate, per-step tables; returns the report (None, after
+    printing NOT DONE YET, when my_fn raises NotImplementedError)."""
+    return _run("check_bptt_backward", my_fn, "my_fn(dout, cache, dh_T, dc_T) -> (dx, dh0, dc0, grads)",
+                lambda fn: compare.compare_sequence_gradients(fn, **options))  # fmt: skip

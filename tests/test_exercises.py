@@ -1,0 +1,194 @@
+"""lstm.exercises: each check prints PASS and its per-gate table for a correct function, FAIL and the gate to
+look at for a wrong one, and one NOT DONE YET line (returning None, raising nothing) for an exercise whose
+body is still ``raise NotImplementedError``, so that a notebook of unsolved exercises runs to the end."""
+
+import functools
+import re
+
+import numpy as np
+import pytest
+
+from lstm import exercises, reference
+from lstm.reference import PARAM_NAMES
+
+
+def step_forward_todo(x, h_prev, c_prev, params):
+    raise NotImplementedError
+
+
+def step_backward_todo(dh, dc, cache):
+    raise NotImplementedError("exercise 1: the backward of one step")
+
+
+def bptt_backward_todo(dout, cache, dh_T, dc_T):
+    raise NotImplementedError
+
+
+def step_backward_forget_uses_c(dh, dc, cache):
+    """The reference's step backward with one planted mistake: dL/df = dc * c instead of dc * c_prev.
+
+    So da_f = dc * c * f (1 - f) instead of dc * c_prev * f (1 - f), with dc the total gradient reaching c;
+    dc_prev = dc * f and the other gates are unaffected. Written as the reference's gradients plus the
+    difference, extra = da_f(wrong) - da_f(right), pushed through the forget gate's rows."""
+    dx, dh_prev, dc_prev, grads = reference.lstm_step_backward(dh, dc, cache)
+    f, tanh_c = cache.f, cache.tanh_c
+    dc_total = dc + dh * cache.o * (1 - tanh_c**2)
+    extra = dc_total * (cache.c - cache.c_prev) * f * (1 - f)  # (B, H): the wrong da_f minus the right one
+    H = f.shape[1]
+    rows = slice(H, 2 * H)
+    grads = {name: g.copy() for name, g in grads.items()}
+    grads["weight_ih"][rows] += extra.T @ cache.x
+    grads["weight_hh"][rows] += extra.T @ cache.h_prev
+    grads["bias_ih"][rows] += extra.sum(axis=0)
+    grads["bias_hh"][rows] += extra.sum(axis=0)
+    return dx + extra @ cache.weight_ih[rows], dh_prev + extra @ cache.weight_hh[rows], dc_prev, grads
+
+
+def bptt_backward_drop_dc(dout, cache, dh_T, dc_T):
+    """Backpropagation through time that forgets to carry dc_prev back (the step math is the reference's)."""
+    B, T, H = dout.shape
+    dh, dc = dh_T, dc_T
+    dx = np.empty((B, T, cache[0].x.shape[1]))
+    grads = {"weight_ih": np.zeros_like(cache[0].weight_ih), "weight_hh": np.zeros_like(cache[0].weight_hh),
+             "bias_ih": np.zeros(4 * H), "bias_hh": np.zeros(4 * H)}  # fmt: skip
+    for t in reversed(range(T)):
+        dx[:, t], dh, dc_prev, step_grads = reference.lstm_step_backward(dh + dout[:, t], dc, cache[t])
+        dc = np.zeros((B, H))  # the mistake: dc_prev is not carried back to step t - 1
+        for name in PARAM_NAMES:
+            grads[name] += step_grads[name]
+    return dx, dh, dc_prev, grads
+
+
+# ----------------------------------------------------------------------------- not done yet
+
+
+@pytest.mark.parametrize(
+    "check, todo",
+    [
+        (exercises.check_step_forward, step_forward_todo),
+        (exercises.check_step_backward, step_backward_todo),
+        (exercises.check_bptt_backward, bptt_backward_todo),
+    ],
+    ids=["step_forward", "step_backward", "bptt_backward"],
+)
+def test_an_unsolved_exercise_prints_not_done_yet_and_returns_none(capsys, check, todo):
+    assert check(todo) is None
+    out = capsys.readouterr().out
+    assert out.count("\n") == 1, out  # one line, no table
+    assert out.startswith(f"{check.__name__}: NOT DONE YET — {todo.__name__} raises NotImplementedError")
+    assert out.rstrip().endswith("write its body, then run this check again")
+    assert "PASS" not in out and "FAIL" not in out
+
+
+def test_not_done_yet_repeats_the_exercise_message_and_names_any_callable(capsys):
+    exercises.check_step_backward(step_backward_todo)
+    assert capsys.readouterr().out.startswith(
+        "check_step_backward: NOT DONE YET — step_backward_todo raises NotImplementedError "
+        "(exercise 1: the backward of one step); write its body"
+    )
+    # a callable without a __name__ is "your function"
+    exercises.check_bptt_backward(functools.partial(bptt_backward_todo))
+    assert capsys.readouterr().out.startswith(
+        "check_bptt_backward: NOT DONE YET — your function raises NotImplementedError; write its body"
+    )
+
+
+def test_not_done_yet_also_when_the_function_gives_up_part_way(capsys):
+    # The step backward check calls the function once per gate as well: the first call that raises counts.
+    calls = []
+
+    def step_backward_half_done(dh, dc, cache):
+        calls.append(1)
+        if len(calls) > 1:
+            raise NotImplementedError
+        return reference.lstm_step_backward(dh, dc, cache)
+
+    assert exercises.check_step_backward(step_backward_half_done) is None
+    assert "NOT DONE YET" in capsys.readouterr().out and len(calls) == 2
+
+
+def test_other_errors_of_the_function_propagate_unchanged():
+    def step_backward_typo(dh, dc, cache):
+        return dh @ cache.weight_ih  # (2, 4) @ (16, 3)
+
+    with pytest.raises(ValueError, match="matmul: Input operand 1 has a mismatch"):
+        exercises.check_step_backward(step_backward_typo)
+
+    def raises_key_error(*args):
+        raise KeyError("weight_ih")
+
+    for check in (exercises.check_step_forward, exercises.check_step_backward, exercises.check_bptt_backward):
+        with pytest.raises(KeyError, match="weight_ih"):
+            check(raises_key_error)
+
+
+def test_a_not_implemented_error_outside_the_function_is_not_taken_for_an_unsolved_exercise(monkeypatch):
+    # Only the function under check may declare itself unfinished; the checker's own failures must surface.
+    def broken(*args, **kwargs):
+        raise NotImplementedError("a missing feature of the checker")
+
+    monkeypatch.setattr(exercises.compare, "compare_gradients", broken)
+    with pytest.raises(NotImplementedError, match="a missing feature of the checker"):
+        exercises.check_step_backward(reference.lstm_step_backward)
+
+
+def test_something_not_callable_is_refused_by_name():
+    message = "check_step_backward: expected your function my_fn(dh, dc, cache) -> (dx, dh_prev, dc_prev, "
+    with pytest.raises(TypeError, match=re.escape(message + "grads), got int")):
+        exercises.check_step_backward(3)
+    with pytest.raises(TypeError, match=r"check_step_forward: expected your function my_fn\(x, h_prev"):
+        exercises.check_step_forward(None)
+    with pytest.raises(TypeError, match=r"check_bptt_backward: expected your function my_fn\(dout, cache"):
+        exercises.check_bptt_backward("lstm_backward")
+
+
+# ----------------------------------------------------------------------------- PASS, FAIL and the tables
+
+
+def gate_row(quantity: str, gate: str, part: str, result: str) -> str:
+    """A regex for one row of the printed per-gate table (numbers in between left free)."""
+    name = rf"{quantity}\s+" if quantity else r"\s*"
+    return rf"^{name}{gate}\s+{re.escape(part)}\s.*\s{result}$"
+
+
+def test_solved_exercises_print_pass_and_the_per_gate_table(capsys):
+    report = exercises.check_step_backward(reference.lstm_step_backward)
+    out = capsys.readouterr().out
+    assert report.ok and out.startswith("check_step_backward: PASS\n")
+    assert "every gradient agrees with autograd" in out
+    # every parameter whole and per gate block (H = 4), the input terms per gate, c_prev once
+    for quantity in PARAM_NAMES:
+        assert re.search(rf"^{quantity}\s+all\s.*\spass$", out, re.M), quantity
+    for k, gate in enumerate(("input", "forget", "candidate", "output")):
+        rows = f"{4 * k}:{4 * k + 4}"
+        assert len(re.findall(gate_row("", gate, f"rows {rows}", "pass"), out, re.M)) == 4, gate
+        for weight in ("weight_ih", "weight_hh"):
+            term = f"term da_{'ifgo'[k]} @ {weight}[{rows}]"
+            assert re.search(gate_row("", gate, term, "pass"), out, re.M), term
+    assert re.search(r"^c_prev\s+all\s.*\spass$", out, re.M)
+    assert "FAIL" not in out
+
+    report = exercises.check_bptt_backward(reference.lstm_backward, T=3)
+    out = capsys.readouterr().out
+    assert report.ok and report.first_bad_step is None and out.startswith("check_bptt_backward: PASS\n")
+    assert re.search(gate_row("", "forget", "rows 4:8", "pass"), out, re.M)
+    for t in range(3):
+        assert re.search(rf"^t={t}\s+all \d+ gradients agree", out, re.M)
+
+
+def test_a_planted_mistake_prints_fail_and_the_gate_in_the_table(capsys):
+    report = exercises.check_step_backward(step_backward_forget_uses_c)
+    out = capsys.readouterr().out
+    assert out.startswith("check_step_backward: FAIL\n") and report.wrong_gates == ["forget"]
+    assert "dL/df = dc * c_prev (the previous cell state, not the new c)" in out
+    assert len(re.findall(gate_row("", "forget", "rows 4:8", "FAIL"), out, re.M)) == 4
+    for k, gate in ((0, "input"), (2, "candidate"), (3, "output")):
+        assert len(re.findall(gate_row("", gate, f"rows {4 * k}:{4 * k + 4}", "pass"), out, re.M)) == 4
+    assert re.search(r"^c_prev\s+all\s.*\spass$", out, re.M)  # dc_prev = dc * f does not involve the mistake
+
+    report = exercises.check_bptt_backward(bptt_backward_drop_dc, T=3)
+    out = capsys.readouterr().out
+    assert out.startswith("check_bptt_backward: FAIL\n") and report.first_bad_step == 1
+    assert "the error starts at step 1" in out
+    assert re.search(r"^t=0\s+all \d+ gradients agree\s.*pass$", out, re.M)
+    assert re.search(r"^t=1\s+weight_ih\s.*\sFAIL$", out, re.M)
