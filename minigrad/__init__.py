@@ -12,7 +12,7 @@ from minigrad.tensor import Tensor, tensor
 
 # isort: split
 
-from minigrad import errors, functional, nn, optim
+from minigrad import errors, functional, nn, optim, viz
 from minigrad.engine import backward, grad, sum_to
 from minigrad.errors import (
     AnomalyError,
@@ -54,7 +54,7 @@ __all__ = [
     "AnomalyError", "backward", "broadcast_to", "check_graph", "concat", "detect_anomaly", "enable_grad",
     "errors", "exp", "functional", "Function", "get_default_dtype", "grad", "gradcheck", "GradcheckError",
     "is_grad_enabled", "log", "matmul", "mean", "MinigradError", "nn", "no_grad", "OpError",
-    "OpIndexError", "optim",
+    "OpIndexError", "optim", "viz",
     "OpTypeError", "relu", "scope", "set_default_dtype", "ShapeError", "sigmoid", "split", "stack",
     "sum_to", "tanh", "Tensor", "tensor",
 ]  # fmt: skip
