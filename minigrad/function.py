@@ -115,19 +115,24 @@ class Function:
 
     def _check_versions(self, saved) -> None:
         # Outputs too: exp, tanh and sigmoid save their output, and a user may change it in place.
+        # Memory rather than identity: a forward may save a view of an input (x.T) instead of its array.
+        arrays = [a for a in saved if isinstance(a, np.ndarray)]
         outputs = [ref() for ref in self._outputs or ()]
         for kind, tensors in (("input", self.inputs), ("output", outputs)):
             for k, t in enumerate(tensors):
-                if (
-                    isinstance(t, Tensor)
-                    and t._version > self._clock
-                    and any(t._data is a for a in saved)
-                ):
+                if not isinstance(t, Tensor):
+                    continue
+                version = t._version if t._vcell is None else t._vcell[0]
+                if version > self._clock and any(np.may_share_memory(a, t._data) for a in arrays):
                     label = f"'{t.name}'" if t.name else f"of shape {t.shape}"
+                    changed = "was modified in place"
+                    if t._version <= self._clock:  # changed through a Tensor it shares memory with
+                        other = _changed_through(t, self._clock)
+                        changed += f" through {_label(other)} that shares its memory,"
                     raise RuntimeError(
-                        f"{self.where}: {kind} {k} ({label}) was modified in place after it was saved "
-                        "for backward, so the gradient would be wrong; recompute the forward after "
-                        "changing it, or change a copy"
+                        f"{self.where}: {kind} {k} ({label}) {changed} after it was saved for backward, "
+                        "so the gradient would be wrong; recompute the forward after changing it, or "
+                        "change a copy"
                     )
 
     def __repr__(self) -> str:
@@ -165,6 +170,8 @@ class Function:
                 ctx._out_meta = [(o._data.shape, o._data.dtype) for o in outs]
         else:
             outs = (Tensor._wrap(_array(y), node, record, 0),)
+        if type(y) is tuple or outs[0]._data.base is not None:
+            _share_versions(outs, args)
         if record and ctx._saved:
             saved = ctx._saved
             if type(y) is not tuple and outs[0]._data is not y and any(a is y for a in saved):
@@ -181,6 +188,33 @@ class Function:
 
 def _array(y) -> np.ndarray:
     return y if type(y) is np.ndarray else np.asarray(y)
+
+
+def _share_versions(outs, args) -> None:
+    """An output that is a view of an input's memory (reshape, transpose, a slice) shares its version."""
+    for o in outs:
+        if o._data.base is not None:
+            for a in args:
+                if isinstance(a, Tensor) and np.may_share_memory(o._data, a._data):
+                    a._share_version(o)
+                    break
+
+
+def _changed_through(t: Tensor, clock: int) -> Tensor | None:
+    """The Tensor through which ``t``'s memory was changed after ``clock``: t, or a Tensor t is a view of,
+    found by following the recorded ops t came from; None if the graph does not lead to it."""
+    while t is not None:
+        if t._version > clock:
+            return t
+        ctx, cell = t._ctx, t._vcell
+        t = next((a for a in ctx.inputs if isinstance(a, Tensor) and a._vcell is cell), None) if ctx else None
+    return None
+
+
+def _label(t: Tensor | None) -> str:
+    if t is None:
+        return "another tensor (a view of it, or one it is a view of)"
+    return f"'{t.name}'" if t.name else f"a tensor of shape {t.shape}"
 
 
 def describe_inputs(args) -> str:

@@ -12,6 +12,10 @@ from minigrad.state import STATE
 
 # A global mutation clock: an in-place change stamps the Tensor with the next tick, and a node remembers the
 # tick at which it was recorded, so backward can tell cheaply whether anything it saved changed since.
+# Tensors that share memory (an op output that is a view of an input: reshape, transpose, basic indexing,
+# split, broadcast_to; and detach) share one version cell, ``_vcell``, a one-element list: a change through
+# any of them is stamped there, so a node that saved a view sees a change made through its base and vice
+# versa. A list, not a reference to the base Tensor, so that a view never keeps the base's graph alive.
 CLOCK = [0]
 
 _new = object.__new__
@@ -56,7 +60,9 @@ class Tensor:
     (gradients accumulate across backward calls, as in PyTorch; zero them with ``t.grad = None``).
     """
 
-    __slots__ = ("_data", "grad", "requires_grad", "name", "_ctx", "_index", "_version", "__weakref__")
+    __slots__ = (
+        "_data", "grad", "requires_grad", "name", "_ctx", "_index", "_version", "_vcell", "__weakref__",
+    )  # fmt: skip
     __array_ufunc__ = None  # ndarray <op> Tensor defers to Tensor's reflected operators
     __array_priority__ = 1000
 
@@ -73,6 +79,7 @@ class Tensor:
         self._ctx = None
         self._index = 0
         self._version = 0
+        self._vcell = None
 
     @classmethod
     def _wrap(cls, data: np.ndarray, ctx, requires_grad: bool, index: int) -> Tensor:
@@ -85,6 +92,7 @@ class Tensor:
         t._ctx = ctx
         t._index = index
         t._version = 0
+        t._vcell = None
         return t
 
     # -- the array ---
@@ -94,13 +102,24 @@ class Tensor:
 
     @data.setter
     def data(self, value) -> None:
-        # ``t.data += 1`` also lands here, so an in-place change is seen by the version check.
-        self._data = value if isinstance(value, np.ndarray) else np.asarray(value, self._data.dtype)
+        # ``t.data += 1`` also lands here (with the same array), so an in-place change is seen by the
+        # version check. Writing into the array by index (``t.data[0] = 1``) does not, and is not seen.
+        if value is not self._data:  # replaced: Tensors that shared the old memory are not affected
+            self._data = value if isinstance(value, np.ndarray) else np.asarray(value, self._data.dtype)
+            self._vcell = None
         self._mark_modified()
 
     def _mark_modified(self) -> None:
         CLOCK[0] += 1
         self._version = CLOCK[0]
+        if self._vcell is not None:
+            self._vcell[0] = CLOCK[0]
+
+    def _share_version(self, view: Tensor) -> None:
+        """Make ``view`` (a Tensor whose array is a view of this one's) share this tensor's version."""
+        if self._vcell is None:
+            self._vcell = [self._version]
+        view._vcell = self._vcell
 
     shape = property(lambda self: self._data.shape)
     ndim = property(lambda self: self._data.ndim)
@@ -184,6 +203,7 @@ class Tensor:
         """The same data (shared) as a new leaf that does not require grad: cuts the graph here."""
         t = Tensor._wrap(self._data, None, False, 0)
         t.name = self.name
+        self._share_version(t)  # same memory: an in-place change through either is seen by both
         return t
 
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
