@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from minigrad import errors
 from minigrad.state import STATE
 
 # A global mutation clock: an in-place change stamps the Tensor with the next tick, and a node remembers the
@@ -23,12 +24,21 @@ _SCALARS = (int, float, bool, np.number, np.bool_)
 
 
 def _float_array(data, dtype, copy: bool, where: str) -> np.ndarray:
-    """Convert user data to an array: integers, bools and Python numbers become the default float dtype."""
+    """Convert user data to an array: integers and Python numbers become the default float dtype.
+
+    Booleans are refused rather than turned into 1.0 and 0.0: a mask handed to ``mg.tensor`` is more
+    often a mistake (a comparison where a value was meant) than a choice, and the fix is one call.
+    """
     try:
         a = np.array(data, dtype=dtype, copy=copy) if dtype is not None else np.array(data, copy=copy)
     except (ValueError, TypeError) as e:
-        raise TypeError(f"{where}: cannot make an array of {type(data).__name__} data ({e})") from e
+        raise errors.OpTypeError(f"{where}: cannot make an array of {type(data).__name__} data ({e})") from e
     kind = a.dtype.kind
+    if kind == "b":
+        raise errors.OpTypeError(
+            f"{where}: got boolean data; minigrad does not turn True/False into numbers silently: "
+            "convert it with .astype(float) (or pass dtype=float) if 1.0/0.0 is what you mean"
+        )
     if kind == "f":
         # Python floats (alone or in lists) arrive as float64 without anyone choosing it: like integers,
         # they take the default dtype. Arrays and NumPy scalars keep the dtype they carry.
@@ -36,13 +46,13 @@ def _float_array(data, dtype, copy: bool, where: str) -> np.ndarray:
         if not explicit and a.dtype == np.float64:
             return a.astype(STATE.default_dtype, copy=False)
         return a
-    if kind in "iub":
+    if kind in "iu":
         if dtype is not None:  # an integer dtype asked for explicitly is kept
             return a
         return a.astype(STATE.default_dtype)
-    raise TypeError(
+    raise errors.OpTypeError(
         f"{where}: unsupported dtype {a.dtype}; minigrad works on real numbers "
-        "(floating point, or integers and bools which become floating point)"
+        "(floating point, or integers, which become floating point)"
     )
 
 
@@ -50,8 +60,9 @@ class Tensor:
     """An n-dimensional array that records the operations applied to it.
 
     Args:
-        data: anything ``np.array`` accepts. Integers, bools and Python numbers become the default dtype
-            (float64 unless changed with ``mg.set_default_dtype``); float32 stays float32. The data is copied.
+        data: real numbers in any form ``np.array`` accepts. Integers and Python numbers become the
+            default dtype (float64 unless changed with ``mg.set_default_dtype``); float32 stays float32.
+            Booleans, strings, complex numbers and objects raise `OpTypeError`. The data is copied.
         requires_grad: whether gradients with respect to this tensor are wanted.
         name: a label shown in drawings and error messages.
         dtype: force a dtype.
@@ -69,8 +80,9 @@ class Tensor:
     def __init__(self, data, requires_grad: bool = False, name: str | None = None, dtype=None):
         a = _float_array(data._data if isinstance(data, Tensor) else data, dtype, True, "Tensor")
         if requires_grad and a.dtype.kind != "f":
-            raise TypeError(
-                f"Tensor: only floating-point tensors can require gradients, got dtype {a.dtype}"
+            raise errors.OpTypeError(
+                f"Tensor: only floating-point tensors can require gradients, got dtype {a.dtype}; "
+                "leave out dtype= (integers become floating point) or pass a floating dtype"
             )
         self._data = a
         self.grad = None
@@ -208,9 +220,9 @@ class Tensor:
 
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
         if requires_grad and self._data.dtype.kind != "f":
-            raise TypeError(
-                f"requires_grad_: only floating-point tensors can require gradients, "
-                f"got dtype {self.dtype}"
+            raise errors.OpTypeError(
+                f"requires_grad_: only floating-point tensors can require gradients, got dtype "
+                f"{self.dtype}; make a floating copy first, e.g. mg.tensor(t.data, dtype=float)"
             )
         self.requires_grad = requires_grad
         return self

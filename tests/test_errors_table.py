@@ -151,3 +151,56 @@ def test_a_view_does_not_keep_its_base_graph_alive():
         assert state.data.sum() == view.data.sum()
     finally:
         gc.enable()
+
+
+# -- data that is not real numbers ---
+# object, string and complex data: tests/test_errors_engine.py::test_data_that_is_not_real_numbers.
+BOOL = (
+    "Tensor: got boolean data; minigrad does not turn True/False into numbers silently: convert it with "
+    ".astype(float) (or pass dtype=float) if 1.0/0.0 is what you mean"
+)
+
+
+@pytest.mark.parametrize("data", [np.array([True, False]), [[True], [False]], True, np.bool_(False)],
+                         ids=["array", "list", "python-bool", "numpy-bool"])
+def test_boolean_data_is_refused_with_the_fix_in_the_message(data):
+    with raises(mg.OpTypeError, BOOL):
+        mg.tensor(data)
+    with raises(mg.OpTypeError, BOOL):
+        mg.tensor(data, dtype=bool)  # a boolean Tensor would be no use: no op is defined on it
+
+
+def test_the_fix_the_boolean_message_suggests_works():
+    mask = np.array([True, False, True])
+    for t in (mg.tensor(mask.astype(float)), mg.tensor(mask, dtype=float)):
+        assert t.dtype == np.float64
+        np.testing.assert_array_equal(t.data, [1.0, 0.0, 1.0])
+
+
+def test_a_boolean_mask_may_still_multiply_a_tensor():
+    # As an operand, a mask's meaning is clear (keep or zero): it takes the tensor's dtype.
+    x = mg.tensor(np.array([1.0, 2.0, 3.0], np.float32), requires_grad=True)
+    y = x * np.array([True, False, True])
+    assert y.dtype == np.float32
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad.data, [1.0, 0.0, 1.0])
+
+
+def test_dtype_errors_are_minigrad_errors_and_type_errors():
+    for data in (np.array([object()]), "abc", [1j], [True]):
+        with pytest.raises(mg.OpTypeError) as info:
+            mg.tensor(data)
+        assert isinstance(info.value, mg.MinigradError) and isinstance(info.value, TypeError)
+
+
+def test_integer_tensors_asked_to_require_grad_say_what_to_do():
+    with raises(mg.OpTypeError, "Tensor: only floating-point tensors can require gradients, got dtype int64; "
+                                "leave out dtype= (integers become floating point) or pass a floating dtype"):
+        mg.tensor([1, 2], dtype=np.int64, requires_grad=True)
+    assert mg.tensor([1, 2], requires_grad=True).dtype == np.float64  # the first way out
+    t = mg.tensor([1, 2], dtype=np.int32)
+    with raises(mg.OpTypeError, "requires_grad_: only floating-point tensors can require gradients, got "
+                                "dtype int32; make a floating copy first, e.g. mg.tensor(t.data, "
+                                "dtype=float)"):
+        t.requires_grad_()
+    assert mg.tensor(t.data, dtype=float).requires_grad_().requires_grad  # the way out it names
