@@ -225,7 +225,7 @@ class _Walk:
 def _seed(t: Tensor, grad, create_graph: bool, who: str):
     if grad is None:
         if t.size != 1:
-            raise RuntimeError(
+            raise errors.GraphError(
                 f"{who}: grad can be created implicitly only for a one-element output, but this "
                 f"tensor has shape {t.shape}; pass grad= of that shape (or reduce the output first, "
                 "e.g. with .sum())"
@@ -256,9 +256,9 @@ def _with_mode(create_graph: bool, fn):
 def backward(t: Tensor, grad=None, retain_graph: bool = False, create_graph: bool = False) -> None:
     """Accumulate d(t)/d(leaf), times ``grad``, into every leaf's ``.grad``. See `Tensor.backward`."""
     if not isinstance(t, Tensor):
-        raise TypeError(f"backward: expected a Tensor, got {type(t).__name__}")
+        raise errors.OpTypeError(f"backward: expected a Tensor, got {type(t).__name__}")
     if not t.requires_grad:
-        raise RuntimeError(
+        raise errors.GraphError(
             "backward: this tensor does not require grad: none of the tensors it was computed from "
             "has requires_grad=True (or it was computed under mg.no_grad())"
         )
@@ -300,11 +300,11 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph: bo
         raise ValueError(f"grad: got {len(grad_outputs)} grad_outputs for {len(outputs)} outputs")
     for k, t in enumerate(inputs):
         if not isinstance(t, Tensor) or not t.requires_grad:
-            raise RuntimeError(f"grad: input {k} is not a Tensor that requires grad")
+            raise errors.GraphError(f"grad: input {k} is not a Tensor that requires grad")
     roots, seeds = [], []
     for k, (o, go) in enumerate(zip(outputs, grad_outputs)):
         if not o.requires_grad:
-            raise RuntimeError(
+            raise errors.GraphError(
                 f"grad: output {k} does not require grad (it does not depend on any tensor that "
                 "requires grad)"
             )
@@ -318,7 +318,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph: bo
     for k, (t, key) in enumerate(zip(inputs, keys)):
         g = walk.leaves.get(t) if t._ctx is None else walk.found.get(key)
         if g is None and not allow_unused:
-            raise RuntimeError(
+            raise errors.GraphError(
                 f"grad: input {k} (shape {t.shape}{', ' + repr(t.name) if t.name else ''}) is not "
                 "part of the graph of the outputs (they were not computed from it); pass "
                 "allow_unused=True to get None for it"

@@ -21,6 +21,12 @@ class OpIndexError(MinigradError, IndexError):
     """An index out of range or of an unsupported kind."""
 
 
+class GraphError(MinigradError, RuntimeError):
+    """The graph cannot be differentiated as asked: its saved values were freed by an earlier backward or
+    changed in place since, the output does not require grad or has several elements and no ``grad``, or an
+    input of ``mg.grad`` is not in it."""
+
+
 class AnomalyError(MinigradError, FloatingPointError):
     """Raised under `mg.detect_anomaly()` by the first op whose output or gradient is not finite."""
 

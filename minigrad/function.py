@@ -81,7 +81,7 @@ class Function:
     def saved_tensors(self) -> tuple:
         saved = self._saved
         if saved is _FREED:
-            raise RuntimeError(
+            raise errors.GraphError(
                 f"{self.where}: trying to backward through the graph a second time, but the values "
                 "it saved were freed after the first backward(); pass retain_graph=True to the first "
                 "backward() (or mg.grad) if you need to call it again"
@@ -129,7 +129,7 @@ class Function:
                     if t._version <= self._clock:  # changed through a Tensor it shares memory with
                         other = _changed_through(t, self._clock)
                         changed += f" through {_label(other)} that shares its memory,"
-                    raise RuntimeError(
+                    raise errors.GraphError(
                         f"{self.where}: {kind} {k} ({label}) {changed} after it was saved for backward, "
                         "so the gradient would be wrong; recompute the forward after changing it, or "
                         "change a copy"

@@ -204,3 +204,32 @@ def test_integer_tensors_asked_to_require_grad_say_what_to_do():
                                 "dtype=float)"):
         t.requires_grad_()
     assert mg.tensor(t.data, dtype=float).requires_grad_().requires_grad  # the way out it names
+
+
+# -- the graph cannot be differentiated as asked ---
+def _twice():
+    y = (mg.tensor([1.0], requires_grad=True) * 2).sum()
+    y.backward()
+    y.backward()
+
+
+def _changed():
+    x = mg.tensor([1.0], requires_grad=True)
+    y = (x * x).sum()
+    x.data += 1
+    y.backward()
+
+
+@pytest.mark.parametrize("situation", [
+    _twice,
+    _changed,
+    lambda: (mg.tensor([1.0, 2.0], requires_grad=True) * 2).backward(),
+    lambda: mg.tensor([1.0]).sum().backward(),
+    lambda: mg.grad(mg.tensor([1.0], requires_grad=True).sum(), mg.tensor([2.0], requires_grad=True)),
+    lambda: mg.grad(mg.tensor([1.0], requires_grad=True).sum(), mg.tensor([2.0])),
+], ids=["backward-twice", "changed-in-place", "non-scalar", "no-grad", "grad-unused", "grad-input-no-grad"])
+def test_graph_errors_are_minigrad_errors_and_runtime_errors(situation):
+    # RuntimeError as in PyTorch, and a MinigradError so that one except clause catches every mistake.
+    with pytest.raises(mg.errors.GraphError) as info:
+        situation()
+    assert isinstance(info.value, mg.MinigradError) and isinstance(info.value, RuntimeError)
