@@ -221,7 +221,9 @@ def train(config: TrainConfig, out_dir=None, checkpoint=None, resume: bool = Fal
         resume: continue from ``checkpoint`` if it exists: same parameters, optimizer state, step and
             random state, so the result equals an uninterrupted run.
         progress: show a progress bar (step, loss, steps/s).
-        on_eval: called as ``on_eval(result, metrics)`` after each evaluation (e.g. to print samples).
+        on_eval: called as ``on_eval(result, metrics)`` after each evaluation (e.g. to print samples);
+            if it returns True, training stops there (early stopping), and the result, metrics and
+            checkpoint are those of the step reached.
     """
     from tqdm.auto import tqdm
 
@@ -249,17 +251,18 @@ def train(config: TrainConfig, out_dir=None, checkpoint=None, resume: bool = Fal
         save_checkpoint(checkpoint, Checkpoint(model.state_dict(), optimizer.state_dict(), step,
                                                rng.bit_generator.state, cfg))
 
-    def evaluate(step: int) -> dict:
+    def evaluate(step: int) -> tuple[dict, bool]:
+        """The metrics, and whether ``on_eval`` asks to stop."""
         metrics = {"step": step, **task.evaluate(predictor(model))}
         result.evals.append(metrics)
-        if on_eval is not None:
-            on_eval(result, metrics)
-        return metrics
+        stop = bool(on_eval(result, metrics)) if on_eval is not None else False
+        return metrics, stop
 
     params = model.parameters()
     t_start = time.perf_counter()
     bar = tqdm(range(start, config.steps), initial=start, total=config.steps, unit="step",
                disable=not progress, dynamic_ncols=True, desc=config.task)
+    done = start
     for step in bar:
         batch = task.batch(config.batch, rng)
         optimizer.zero_grad()
@@ -267,19 +270,23 @@ def train(config: TrainConfig, out_dir=None, checkpoint=None, resume: bool = Fal
         if config.clip is not None:
             mg.optim.clip_grad_norm(params, config.clip)
         optimizer.step()
-        result.history.append({"step": step + 1, "loss": loss})
-        if (step + 1) % 10 == 0 or step + 1 == config.steps:
+        done = step + 1
+        result.history.append({"step": done, "loss": loss})
+        if done % 10 == 0 or done == config.steps:
             bar.set_postfix(loss=f"{loss:.4f}")
-        if config.eval_every and (step + 1) % config.eval_every == 0 and step + 1 < config.steps:
-            metrics = evaluate(step + 1)
-            bar.write(f"step {step + 1}: " + format_metrics(metrics))
-        if config.checkpoint_every and (step + 1) % config.checkpoint_every == 0:
-            save(step + 1)
+        stop = False
+        if config.eval_every and done % config.eval_every == 0 and done < config.steps:
+            metrics, stop = evaluate(done)
+            bar.write(f"step {done}: " + format_metrics(metrics))
+        if config.checkpoint_every and done % config.checkpoint_every == 0:
+            save(done)
+        if stop:
+            break
     bar.close()
     result.seconds = time.perf_counter() - t_start
-    if not result.evals or result.evals[-1]["step"] != config.steps:
-        evaluate(config.steps)
-    save(config.steps)
+    if not result.evals or result.evals[-1]["step"] != done:
+        evaluate(done)
+    save(done)
     if out_dir is not None:
         write_metrics(result, Path(out_dir) / "metrics.json")
     return result

@@ -1,0 +1,88 @@
+"""The paper-experiment script's plumbing (tiny models, a few steps) and early stopping in `train`.
+
+The real runs take half an hour; experiments/results.md holds what they measured.
+"""
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from lstm.train import TrainConfig, train
+
+SCRIPT = Path(__file__).resolve().parent.parent / "experiments" / "paper_tasks.py"
+
+
+@pytest.fixture(scope="module")
+def paper_tasks():
+    spec = importlib.util.spec_from_file_location("paper_tasks", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["paper_tasks"] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    yield module
+    del sys.modules["paper_tasks"]
+
+
+def test_quick_run_writes_metrics_loss_curves_and_the_table(paper_tasks, tmp_path, capsys):
+    assert paper_tasks.main(["--quick", "--out", str(tmp_path)]) == 0
+    text = (tmp_path / "results.md").read_text()
+    assert "not results" in text  # a quick run says so
+    for name, exp in paper_tasks.EXPERIMENTS.items():
+        metrics = json.loads((tmp_path / name / "metrics.json").read_text())
+        steps = exp.quick["steps"]
+        assert metrics["steps"] == steps
+        assert metrics["sequences_seen"] == steps * exp.quick["batch"]
+        assert metrics["wall_seconds"] > 0
+        assert len(metrics["history"]) == steps
+        assert (tmp_path / name / "loss.png").stat().st_size > 0
+        # the row: our figure, the paper's and the training sequences, side by side
+        row = next(line for line in text.splitlines() if line.startswith(f"| {name} |"))
+        assert exp.paper in row and exp.paper_sequences in row
+        assert f"| {steps * exp.quick['batch']} ({steps} steps) |" in row
+    out = capsys.readouterr().out
+    assert out.count("\n| ") == len(paper_tasks.EXPERIMENTS) + 1  # header + one row per task
+
+
+def test_every_task_has_a_bounded_seeded_configuration(paper_tasks):
+    for name, exp in paper_tasks.EXPERIMENTS.items():
+        assert exp.config.task == name
+        assert 0 < exp.config.steps <= 10_000
+        assert exp.config.eval_every > 0
+        assert isinstance(exp.config.seed, int)
+
+
+def test_the_validation_set_is_not_the_test_set(paper_tasks):
+    for name in ("adding", "temporal_order", "reber"):
+        exp = paper_tasks.EXPERIMENTS[name]
+        config = paper_tasks.replace(exp.config, **exp.quick)
+        val = paper_tasks.validation_task(config)
+        test = paper_tasks.build_task(config)
+        a, b = val.test_batches()[0], test.test_batches()[0]
+        assert a.x.shape != b.x.shape or not (a.x == b.x).all(), name
+    reber = paper_tasks.validation_task(paper_tasks.EXPERIMENTS["reber"].config)
+    assert not set(reber.test_strings) & set(reber.train_strings)
+
+
+def test_on_eval_returning_true_stops_training_at_that_step(tmp_path):
+    config = TrainConfig(task="reber", hidden=4, batch=2, steps=20, eval_every=3, seed=0)
+    seen = []
+
+    def on_eval(result, metrics):
+        seen.append(metrics["step"])
+        return metrics["step"] == 6
+
+    result = train(config, out_dir=tmp_path, progress=False, on_eval=on_eval)
+    assert seen == [3, 6]  # no evaluation after the stop: the step-6 one is the last
+    assert [h["step"] for h in result.history] == list(range(1, 7))
+    assert result.metrics()["steps"] == 6
+    assert result.metrics()["sequences_seen"] == 12
+    assert json.loads((tmp_path / "metrics.json").read_text())["steps"] == 6
+
+    # the checkpoint is that of step 6: resuming continues to the configured 20 steps
+    resumed = train(config, out_dir=tmp_path, resume=True, progress=False)
+    assert [h["step"] for h in resumed.history] == list(range(1, 21))
+    again = train(config, progress=False)
+    for (name, p), (_, q) in zip(resumed.model.named_parameters(), again.model.named_parameters()):
+        assert (p.data == q.data).all(), name
