@@ -52,7 +52,13 @@ class _Walk:
         self.targets = targets  # for mg.grad: {(node or tensor, index): position}
         self.found: dict = {}
 
-    def add(self, store: dict, key, g) -> None:
+    def deliver(self, t: Tensor, g) -> None:
+        """Add ``g`` to the gradient waiting for ``t``: at the node that made it, or at the leaf."""
+        node = t._ctx
+        if node is None:
+            store, key = self.leaves, t
+        else:
+            store, key = self.grads, (node if node._nout == 1 else (node, t._index))
         old = store.get(key)
         if old is None:
             store[key] = g
@@ -65,13 +71,6 @@ class _Walk:
             # instead of updating, losing every gradient after the second
             store[key] = np.asarray(old + g)
             self.owned.add(key)
-
-    def deliver(self, t: Tensor, g) -> None:
-        node = t._ctx
-        if node is None:
-            self.add(self.leaves, t, g)
-        else:
-            self.add(self.grads, node if node._nout == 1 else (node, t._index), g)
 
     def run(self, roots, seeds) -> None:
         deps: dict = {}
@@ -101,6 +100,9 @@ class _Walk:
             self.deliver(r, s)
         ready = [n for n in reversed(starts) if deps[n] == 0 and (visit is None or n in visit)]
         grads = self.grads
+        # Arrays in, no checks to run: a gradient that already has its input's type, shape and dtype
+        # (almost every one) skips `check` below, which would return it unchanged.
+        plain = not self.create_graph and not STATE.anomaly
         while ready:
             node = ready.pop()
             if node._nout == 1:
@@ -116,12 +118,16 @@ class _Walk:
             for k, (inp, need) in enumerate(zip(node.inputs, node.needs_input_grad)):
                 if not need:
                     continue
-                if gins is not None and gins[k] is not None:
-                    self.deliver(inp, self.check(node, k, inp, gins[k]))
+                if gins is not None and (g := gins[k]) is not None:
+                    a = inp._data
+                    if not (plain and type(g) is np.ndarray and g.shape == a.shape and g.dtype is a.dtype):
+                        g = self.check(node, k, inp, g)
+                    self.deliver(inp, g)
                 child = inp._ctx
                 if child is not None:
-                    deps[child] -= 1
-                    if deps[child] == 0 and (visit is None or child in visit):
+                    left = deps[child] - 1
+                    deps[child] = left
+                    if left == 0 and (visit is None or child in visit):
                         ready.append(child)
 
     def _leading_to_targets(self, starts, deps: dict) -> tuple[set, set]:
@@ -172,7 +178,8 @@ class _Walk:
                     self.found[(node, i)] = g
 
     def apply_node(self, node, gouts):
-        self.capture(node, gouts)
+        if node._retain or self.targets:
+            self.capture(node, gouts)
         if STATE.anomaly:
             for g in gouts:
                 _check_finite(np.asarray(g), node, "the gradient arriving at its output", node.inputs)
