@@ -35,6 +35,10 @@ class LSTM(Module):
         bias, forget_bias, variant, dtype, truncated_gradient: as for `LSTMCell`, for every layer.
         rng: a ``np.random.Generator`` or a seed; layers draw from it in order.
         name: the scope the forward runs in.
+        fused: run each step as ONE op whose forward and backward are the hand-derived
+            `lstm.reference` step (`lstm.fused`): the same numbers, faster, one node per step (scope
+            ``lstm/l0/t3``). The attribute ``fused`` may be switched at any time, e.g. off to draw the
+            gates' primitive ops. Standard variant only.
 
     Parameters are attributes with ``torch.nn.LSTM``'s names and shapes: ``weight_ih_l{k}``
     (4H, I for k = 0, else 4H, H), ``weight_hh_l{k}`` (4H, H), ``bias_ih_l{k}``, ``bias_hh_l{k}``
@@ -61,18 +65,19 @@ class LSTM(Module):
         dtype=np.float64,
         name: str = "lstm",
         truncated_gradient: bool = False,
+        fused: bool = False,
     ):
         if not isinstance(num_layers, (int, np.integer)) or isinstance(num_layers, bool) or num_layers < 1:
             raise ValueError(f"LSTM: num_layers must be a positive integer, got {num_layers!r}")
         if not isinstance(name, str) or not name or "/" in name:
             raise ValueError(f"LSTM: name must be a non-empty string without '/', got {name!r}")
         dtype = check_sizes("LSTM", input_size, hidden_size, dtype)
-        _check_options("LSTM", variant, truncated_gradient, bias, forget_bias)
+        _check_options("LSTM", variant, truncated_gradient, bias, forget_bias, fused)
         rng = np.random.default_rng(rng)
         self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
         self.return_sequences, self.return_state = return_sequences, return_state
         self.variant, self.truncated_gradient, self.name = variant, truncated_gradient, name
-        self.bias, self.dtype = bias, dtype
+        self.bias, self.dtype, self.fused = bias, dtype, fused
         for k in range(num_layers):
             cell = LSTMCell(
                 input_size if k == 0 else hidden_size, hidden_size, bias, forget_bias, rng, variant,
@@ -91,7 +96,7 @@ class LSTM(Module):
         """Layer k as an `LSTMCell` that shares this layer's Parameters (not copies), e.g. to
         inspect one step with ``cell.step``."""
         params = self._layer_parameters(self._layer_index(k, "cell"))
-        return LSTMCell.from_parameters(params, self.variant, self.truncated_gradient)
+        return LSTMCell.from_parameters(params, self.variant, self.truncated_gradient, self.fused)
 
     @property
     def cells(self) -> list[LSTMCell]:
@@ -105,12 +110,18 @@ class LSTM(Module):
             x: (B, T, I), a Tensor or an array (converted to the layer's dtype).
             state: None (zeros) or (h0, c0), each (L, B, H), Tensors or arrays.
             return_gates: also return the gate values of every step, ``gates[k][t]`` an `LSTMStep`
-                (h, c, i, f, g, o, each (B, H)) of layer k at step t, e.g. for heat maps.
+                (h, c, i, f, g, o, each (B, H)) of layer k at step t, e.g. for heat maps. Not with
+                ``fused``, whose steps have no gate values in the graph.
         Returns:
             output: (B, H), or (B, T, H) with return_sequences; then h_n, c_n (L, B, H) if
             return_state; then gates if return_gates.
         """
         who = f"LSTM {self.name!r}"
+        if return_gates and self.fused:
+            raise ValueError(
+                f"{who}: return_gates needs the gates of the primitive-op graph, and a fused step is one "
+                "op; set layer.fused = False to get them (same numbers)"
+            )
         x = as_tensor(x, self.dtype, who, "x")
         check_shape(x, (None, None, self.input_size), ("batch", "time", "input_size"), who, "x")
         B, T, _ = x.shape
@@ -122,12 +133,15 @@ class LSTM(Module):
             for k in range(self.num_layers):
                 cell = self.cell(k)
                 with mg.scope(f"l{k}"):
-                    weights = cell.gate_weights()  # cut once per sequence, not per step
+                    # cut once per sequence, not per step (a fused step takes the Parameters whole)
+                    weights = None if self.fused else cell.gate_weights()
                     if k == 0:
                         # One split, not x[:, t] per step: each getitem's backward would build a
-                        # whole (B, T, I) array of zeros; the split's backward is one concat.
+                        # whole (B, T, I) array of zeros; the split's backward is one concat. Time
+                        # first, so that the pieces are (B, I) already and need no reshape each.
                         with mg.scope("inputs"):
-                            xs = [x_t.reshape(B, self.input_size) for x_t in x.split(T, axis=1)]
+                            x_tb = x.transpose(1, 0, 2).reshape(T * B, self.input_size)
+                            xs = x_tb.split(T, axis=0)
                         for t, x_t in enumerate(xs):
                             x_t.name = f"x_{t}"
                     h, c = h0[k], c0[k]
@@ -197,6 +211,6 @@ class LSTM(Module):
         return (
             f"LSTM({self.input_size}, {self.hidden_size}, num_layers={self.num_layers}, "
             f"return_sequences={self.return_sequences}, return_state={self.return_state}, "
-            f"variant={self.variant!r}, name={self.name!r})"
+            f"variant={self.variant!r}, name={self.name!r}" + (", fused=True)" if self.fused else ")")
         )
 

@@ -25,6 +25,7 @@ from typing import NamedTuple
 import numpy as np
 
 import minigrad as mg
+from lstm.fused import lstm_step as fused_step
 from minigrad import Tensor, sigmoid, tanh
 from minigrad.nn import Module, Parameter
 
@@ -35,7 +36,8 @@ PEEPHOLES = ("weight_ci", "weight_cf", "weight_co")
 class LSTMStep(NamedTuple):
     """Everything one step computes, each (B, H): the new state h, c and the gate values.
 
-    ``f`` is None for the vanilla1997 cell, which has no forget gate.
+    ``f`` is None for the vanilla1997 cell, which has no forget gate. A fused step (``fused=True``) is one
+    op: its gates are not values of the graph, and i, f, g, o are None.
     """
 
     h: Tensor
@@ -138,6 +140,10 @@ class LSTMCell(Module):
             - ``"coupled"``: one gate decides both: ``i = 1 - f``. The i rows of the weights are
               unused (their gradient is zero).
         dtype: the floating dtype of the Parameters; inputs given as arrays are converted to it.
+        fused: run each step as ONE op whose forward and backward are the hand-derived
+            `lstm.reference` step (`lstm.fused.LSTMStepFunction`): the same numbers, faster, drawn as one
+            node. The attribute ``fused`` can be switched at any time (e.g. off to draw the gates).
+            Standard variant only.
 
     Shapes: x (B, I); h_prev, c_prev, h, c (B, H); weight_ih (4H, I), weight_hh (4H, H), bias_ih,
     bias_hh (4H,), gate blocks in the order i, f, g, o.
@@ -153,9 +159,10 @@ class LSTMCell(Module):
         variant: str = "standard",
         dtype=np.float64,
         truncated_gradient: bool = False,
+        fused: bool = False,
     ):
         dtype = check_sizes("LSTMCell", input_size, hidden_size, dtype)
-        _check_options("LSTMCell", variant, truncated_gradient, bias, forget_bias)
+        _check_options("LSTMCell", variant, truncated_gradient, bias, forget_bias, fused)
         rng = np.random.default_rng(rng)
         H, k = hidden_size, 1 / np.sqrt(hidden_size)
         params = {
@@ -169,10 +176,11 @@ class LSTMCell(Module):
         if variant == "peephole":
             params.update({name: _uniform(rng, k, (H,), dtype) for name in PEEPHOLES})
         self._setup(params, variant, truncated_gradient)
+        self.fused = fused
 
     @classmethod
     def from_parameters(
-        cls, params: dict, variant: str = "standard", truncated_gradient: bool = False
+        cls, params: dict, variant: str = "standard", truncated_gradient: bool = False, fused: bool = False
     ) -> LSTMCell:
         """A cell that uses these very Tensors (not copies), so training one trains the other.
 
@@ -180,9 +188,9 @@ class LSTMCell(Module):
         and for the peephole variant weight_ci, weight_cf, weight_co, to Tensors of the shapes in
         the class docstring: Parameters, as `lstm.LSTM.cell` hands out its layers, or any Tensors,
         which makes the cell a function of them (e.g. for ``mg.gradcheck``). Only Parameters are
-        listed by ``named_parameters()``.
+        listed by ``named_parameters()``. ``fused`` as for the constructor.
         """
-        _check_options("LSTMCell", variant, truncated_gradient, True, 0.0)
+        _check_options("LSTMCell", variant, truncated_gradient, True, 0.0, fused)
         names = ["weight_ih", "weight_hh"]
         if "bias_ih" in params or "bias_hh" in params:
             names += ["bias_ih", "bias_hh"]
@@ -198,6 +206,7 @@ class LSTMCell(Module):
             )
         cell = cls.__new__(cls)
         cell._setup({n: params[n] for n in names}, variant, truncated_gradient)
+        cell.fused = fused
         return cell
 
     def _setup(self, params: dict, variant: str, truncated_gradient: bool) -> None:
@@ -253,7 +262,9 @@ class LSTMCell(Module):
         """Like calling the cell, but returns `LSTMStep` (h, c, i, f, g, o) so every gate's value
         can be inspected. ``weights`` is this cell's `gate_weights()`, if already cut."""
         x, h, c = self.check_inputs(x, state)
-        return self.step_unchecked(x, h, c, self.gate_weights() if weights is None else weights)
+        if weights is None and not self.fused:
+            weights = self.gate_weights()
+        return self.step_unchecked(x, h, c, weights)
 
     def check_inputs(self, x, state) -> tuple[Tensor, Tensor, Tensor]:
         """x, h_prev, c_prev as Tensors of the cell's dtype and shapes; zeros for a None state."""
@@ -271,10 +282,16 @@ class LSTMCell(Module):
         check_shape(c, shape, ("batch", "hidden_size"), who, "state c")
         return x, h, c
 
-    def step_unchecked(self, x: Tensor, h: Tensor, c: Tensor, weights: LSTMWeights) -> LSTMStep:
-        """One step on Tensors already checked (the layer checks once per sequence, not per step)."""
+    def step_unchecked(self, x: Tensor, h: Tensor, c: Tensor, weights: LSTMWeights | None) -> LSTMStep:
+        """One step on Tensors already checked (the layer checks once per sequence, not per step).
+        ``weights`` is unused (may be None) when the cell is fused."""
         if self.truncated_gradient:
             h = h.detach()
+        if self.fused:
+            _check_options("LSTMCell", self.variant, False, True, 0.0, True)  # fused may be set late
+            b_ih, b_hh = (self.bias_ih, self.bias_hh) if self.bias else (None, None)
+            h, c = fused_step(x, h, c, self.weight_ih, self.weight_hh, b_ih, b_hh)
+            return LSTMStep(h, c, None, None, None, None)
         return _STEPS[self.variant](self, x, h, c, weights)
 
     # One method per variant, each line one equation of the class docstring.
@@ -355,9 +372,15 @@ _STEPS = {
 }
 
 
-def _check_options(who: str, variant, truncated_gradient: bool, bias: bool, forget_bias) -> None:
+def _check_options(who: str, variant, truncated_gradient: bool, bias: bool, forget_bias,
+                   fused: bool = False) -> None:
     if variant not in VARIANTS:
         raise ValueError(f"{who}: variant must be one of {', '.join(VARIANTS)}; got {variant!r}")
+    if fused and variant != "standard":
+        raise ValueError(
+            f"{who}: fused=True runs the hand-derived step of lstm.reference, which is the standard "
+            f"cell; variant {variant!r} needs fused=False"
+        )
     if truncated_gradient and variant != "vanilla1997":
         raise ValueError(
             f"{who}: truncated_gradient is the 1997 cell's training rule; it needs "
