@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from minigrad import errors
-from minigrad.function import _FREED, _check_finite
+from minigrad.function import _ERRORS, _FREED, _check_finite, describe_inputs
 from minigrad.state import STATE
 from minigrad.tensor import Tensor, const
 
@@ -189,17 +189,26 @@ class _Walk:
             STATE.scope = f"{node.scope}/backward" if node.scope else "backward"
             try:
                 gins = type(node).backward(node, *gouts)
+            except errors.MinigradError:
+                raise
             except TypeError as e:
                 raise errors.OpTypeError(
                     f"{node.where}.backward failed with create_graph=True ({e}); with create_graph its "
                     "formulas receive Tensors, so they must use minigrad ops (operators, Tensor methods, "
                     "mg.exp/mg.log/..., other Functions' apply) rather than NumPy functions"
                 ) from e
+            except _NUMPY_ERRORS as e:
+                raise _backward_error(node, e) from e
             finally:
                 node._graph_mode = False
                 STATE.scope = prev
         else:
-            gins = type(node).backward(node, *gouts)
+            try:
+                gins = type(node).backward(node, *gouts)
+            except errors.MinigradError:
+                raise
+            except _NUMPY_ERRORS as e:
+                raise _backward_error(node, e) from e
         if not self.retain_graph and node._saved is not None:
             node._saved = _FREED
         if type(gins) is not tuple:
@@ -227,6 +236,19 @@ class _Walk:
         if STATE.anomaly:
             _check_finite(np.asarray(g), node, f"the gradient it returned for input {k}", node.inputs)
         return g
+
+
+# What NumPy raises (shapes, types, indices, floating-point trouble). Anything else raised in a backward,
+# such as an exercise's NotImplementedError, passes through unchanged.
+_NUMPY_ERRORS = (ValueError, TypeError, IndexError, ArithmeticError)
+
+
+def _backward_error(node, e: Exception) -> Exception:
+    """An error NumPy raised inside a backward formula (a shape mismatch in a user's Function, a
+    FloatingPointError under ``np.seterr(all="raise")``), re-raised as a minigrad error naming the op."""
+    cls = next(new for old, new in _ERRORS if isinstance(e, old))
+    msg = str(e).strip() or type(e).__name__
+    return cls(f"{node.where}.backward: {msg} (inputs: {describe_inputs(node.inputs)})")
 
 
 def _seed(t: Tensor, grad, create_graph: bool, who: str):

@@ -7,12 +7,15 @@ from minigrad.ops.shape import BroadcastTo
 
 
 def _kept_shape(shape, axis):
-    """The shape a reduction over ``axis`` has with keepdims=True."""
+    """The shape a reduction over ``axis`` has with keepdims=True; IndexError for an axis out of range
+    (NumPy lets axis 0 and -1 through on a 0-d array; minigrad does not, as for mean)."""
     if axis is None:
         return (1,) * len(shape)
     axes = axis if isinstance(axis, tuple) else (axis,)
     kept = list(shape)
     for a in axes:
+        if not -len(shape) <= a < len(shape):
+            raise IndexError(f"axis {a} is out of bounds for array of dimension {len(shape)}")
         kept[a % len(shape)] = 1
     return tuple(kept)
 
@@ -45,6 +48,7 @@ class Max(Function):
 
     @staticmethod
     def forward(ctx, x, axis, keepdims):
+        _kept_shape(x.shape, axis)  # the axes' check
         y = x.max(axis=axis, keepdims=True)
         mask = (x == y).astype(x.dtype)
         weights = mask / mask.sum(axis=axis, keepdims=True)
