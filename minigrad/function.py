@@ -58,6 +58,10 @@ class Function:
     _retain: dict | None = None  # output index -> weak reference of a Tensor asking to retain_grad
     _graph_mode = False
     _nout = 1
+    # True for ops that only move values (reshape, split, indexing, ...): they cannot make a NaN or an inf,
+    # so detect_anomaly lets one through them to the first op that computes with it (in lstm/l0/t17,
+    # not in the split of the whole sequence into steps).
+    _only_moves = False
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -180,7 +184,7 @@ class Function:
                 saved = ctx._saved = tuple(outs[0]._data if a is y else a for a in saved)
             if any(o._data is a for o in outs for a in saved):
                 ctx._outputs = tuple(weakref.ref(o) for o in outs)
-        if STATE.anomaly:
+        if STATE.anomaly and not cls._only_moves:
             for o in outs:
                 _check_finite(o._data, ctx, "forward output", args)
         return outs[0] if len(outs) == 1 and type(y) is not tuple else outs
@@ -234,13 +238,33 @@ def _op_error(ctx, args, e: Exception) -> Exception:
 
 
 def _check_finite(a, ctx, what: str, args) -> None:
-    if np.issubdtype(a.dtype, np.inexact) and not np.isfinite(a).all():
-        bad = "NaN" if np.isnan(a).any() else "inf"
-        summary = "; ".join(
-            f"{t.dtype} {t.shape} min {np.min(t._data):.4g} max {np.max(t._data):.4g}"
-            if isinstance(t, Tensor) and t.size
-            else repr(t)
-            for t in args
-            if isinstance(t, (Tensor, int, float))
-        )
-        raise errors.AnomalyError(f"{ctx.where}: {what} contains {bad}; inputs: {summary}")
+    """Under ``mg.detect_anomaly()``: raise AnomalyError if ``a`` holds a NaN or an inf, naming the op and
+    its scope, what was checked, a summary of each input, and whether an input already held one."""
+    if a.dtype.kind not in "fc" or np.isfinite(a).all():
+        return
+    bad = "NaN" if np.isnan(a).any() else "inf"
+    parts, origin = [], "every input is finite"
+    for k, t in enumerate(args):
+        if isinstance(t, Tensor):
+            summary, finite = _summary(t)
+            parts.append(summary)
+            if not finite and origin.startswith("every"):
+                origin = f"input {k} ({_label(t)}) already held NaN or inf"
+        elif isinstance(t, (int, float)):
+            parts.append(repr(t))
+    raise errors.AnomalyError(f"{ctx.where}: {what} contains {bad}; inputs: {'; '.join(parts)}; {origin}")
+
+
+def _summary(t: Tensor) -> tuple[str, bool]:
+    """``'x_17' float64 (1, 2) min -0.3 max 0.8 and 1 NaN``, and whether every value is finite."""
+    a = t._data
+    head = (f"'{t.name}' " if t.name else "") + f"{a.dtype} {a.shape}"
+    if a.size == 0:
+        return f"{head} empty", True
+    ok = np.isfinite(a)
+    if ok.all():
+        return f"{head} min {a.min():.4g} max {a.max():.4g}", True
+    finite, nan = a[ok], int(np.isnan(a).sum())
+    span = f" min {finite.min():.4g} max {finite.max():.4g}" if finite.size else ""
+    counts = [f"{n} {kind}" for n, kind in ((nan, "NaN"), (a.size - finite.size - nan, "inf")) if n]
+    return f"{head}{span} and {' and '.join(counts)}", False

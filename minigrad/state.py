@@ -25,17 +25,8 @@ class _State(threading.local):
 STATE = _State()
 
 
-class _GradMode:
-    """Context manager and decorator that sets grad mode for the current thread."""
-
-    enabled: bool
-
-    def __enter__(self) -> None:
-        self._prev = STATE.grad_enabled
-        STATE.grad_enabled = self.enabled
-
-    def __exit__(self, *exc) -> None:
-        STATE.grad_enabled = self._prev
+class _Decorator:
+    """A context manager class whose instances also decorate: ``@mg.no_grad()`` runs the function inside."""
 
     def __call__(self, fn):
         mode = type(self)
@@ -46,6 +37,19 @@ class _GradMode:
                 return fn(*args, **kwargs)
 
         return wrapper
+
+
+class _GradMode(_Decorator):
+    """Context manager and decorator that sets grad mode for the current thread."""
+
+    enabled: bool
+
+    def __enter__(self) -> None:
+        self._prev = STATE.grad_enabled
+        STATE.grad_enabled = self.enabled
+
+    def __exit__(self, *exc) -> None:
+        STATE.grad_enabled = self._prev
 
 
 class no_grad(_GradMode):  # noqa: N801 - PyTorch's name, used as a context manager
@@ -89,10 +93,18 @@ def current_scope() -> str:
     return STATE.scope
 
 
-class detect_anomaly:  # noqa: N801
+class detect_anomaly(_Decorator):  # noqa: N801
     """While active, the first op whose output or gradient holds NaN or inf raises `AnomalyError`.
 
-    Off by default; when off it costs one attribute read per op.
+    A context manager (``with mg.detect_anomaly(): loss.backward()``) or a decorator
+    (``@mg.detect_anomaly()`` on a training step). The message names the op and its scope
+    (``matmul in lstm/l0/t17/input_gate``), what held the NaN or inf (the forward output, the gradient
+    arriving at the op's output, or the gradient its backward returned for input k), a summary of each
+    input (name, dtype, shape, range, count of NaN and inf) and whether an input already held one or the
+    op made it from finite inputs. Ops that only move values (reshape, transpose, indexing, split,
+    concat, broadcast_to) pass a NaN on rather than raise, so NaN in the data is reported at the first op
+    that computes with it. Off by default; when off it costs one attribute read per op, when on a pass
+    over every output and gradient.
     """
 
     def __enter__(self) -> None:

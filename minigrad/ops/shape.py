@@ -9,6 +9,7 @@ class Reshape(Function):
     """y = x.reshape(shape);  dx = g.reshape(x.shape)"""
 
     op = "reshape"
+    _only_moves = True
 
     @staticmethod
     def forward(ctx, x, shape):
@@ -24,6 +25,7 @@ class Transpose(Function):
     """y = x.transpose(axes);  dx = g.transpose(inverse permutation)"""
 
     op = "transpose"
+    _only_moves = True
 
     @staticmethod
     def forward(ctx, x, axes):
@@ -43,6 +45,7 @@ class BroadcastTo(Function):
     """y = x broadcast to ``shape``;  dx = g summed back to x's shape (by the engine, as for any op)"""
 
     op = "broadcast_to"
+    _only_moves = True
 
     @staticmethod
     def forward(ctx, x, shape):
@@ -62,6 +65,7 @@ class GetItem(Function):
     """y = x[index];  dx = zeros with g added at index (repeated integer indices accumulate)"""
 
     op = "getitem"
+    _only_moves = True
 
     @staticmethod
     def forward(ctx, x, index):
@@ -96,6 +100,7 @@ class Concat(Function):
     """y = concatenate(xs, axis);  dx_k = the k-th piece of g along axis"""
 
     op = "concat"
+    _only_moves = True
 
     @staticmethod
     def forward(ctx, axis, *xs):
@@ -113,6 +118,7 @@ class Split(Function):
     """ys = x cut into pieces of ``sizes`` along axis (one op, several outputs);  dx = concat(gs)"""
 
     op = "split"
+    _only_moves = True
 
     @staticmethod
     def forward(ctx, x, sizes, axis):
