@@ -40,6 +40,7 @@ from minigrad.tensor import CLOCK, Tensor, const
 
 _FREED = object()
 _new = object.__new__
+_wrap = Tensor._wrap
 _ERRORS = (
     (IndexError, errors.OpIndexError),
     (TypeError, errors.OpTypeError),
@@ -148,46 +149,66 @@ class Function:
         """Run ``forward`` on the arrays of ``args`` and, if any input requires grad, record a node."""
         ctx = _new(cls)
         ctx.inputs = args
-        ctx.scope = STATE.scope
+        state = STATE
+        ctx.scope = state.scope
         # True/False for each Tensor argument (all False under no_grad), None for anything else. Set
         # before forward, as in PyTorch, so that forward can skip saving what no gradient will need.
-        grad_on = STATE.grad_enabled
-        needs = [a.requires_grad and grad_on if isinstance(a, Tensor) else None for a in args]
+        # (One loop rather than two comprehensions: this runs for every op, and the loop is faster.)
+        grad_on = state.grad_enabled
+        needs, datas = [], []
+        n_tensors = 0
+        for a in args:
+            if isinstance(a, Tensor):
+                needs.append(a.requires_grad and grad_on)
+                datas.append(a._data)
+                n_tensors += 1
+            else:
+                needs.append(None)
+                datas.append(a)
         ctx.needs_input_grad = needs
-        datas = [a._data if isinstance(a, Tensor) else a for a in args]
         try:
             y = cls.forward(ctx, *datas)
         except errors.MinigradError:
             raise
         except Exception as e:
             raise _op_error(ctx, args, e) from e
-        if needs.count(None) == len(needs):
+        if not n_tensors:
             return y  # no Tensor among the arguments: a plain computation on arrays
         record = True in needs
         if record:
             ctx._clock = CLOCK[0]
         node = ctx if record else None
         if type(y) is tuple:
-            outs = tuple(Tensor._wrap(_array(v), node, record, i) for i, v in enumerate(y))
+            outs = tuple(_wrap(_array(v), node, record, i) for i, v in enumerate(y))
             if record:
                 ctx._nout = len(outs)
                 ctx._out_meta = [(o._data.shape, o._data.dtype) for o in outs]
-        else:
-            outs = (Tensor._wrap(_array(y), node, record, 0),)
-        if type(y) is tuple or outs[0]._data.base is not None:
             _share_versions(outs, args)
+        else:
+            out = _wrap(y if type(y) is np.ndarray else np.asarray(y), node, record, 0)
+            outs = (out,)
+            if out._data.base is not None:
+                _share_versions(outs, args)
         if record and ctx._saved:
             saved = ctx._saved
             if type(y) is not tuple and outs[0]._data is not y and any(a is y for a in saved):
                 # A ufunc of a 0-d array returns a NumPy scalar, which the output holds as a new 0-d
                 # array: save that array instead, so that create_graph finds the output behind it.
                 saved = ctx._saved = tuple(outs[0]._data if a is y else a for a in saved)
-            if any(o._data is a for o in outs for a in saved):
+            if _saved_an_output(saved, outs):
                 ctx._outputs = tuple(weakref.ref(o) for o in outs)
-        if STATE.anomaly and not cls._only_moves:
+        if state.anomaly and not cls._only_moves:
             for o in outs:
                 _check_finite(o._data, ctx, "forward output", args)
-        return outs[0] if len(outs) == 1 and type(y) is not tuple else outs
+        return outs if type(y) is tuple else outs[0]
+
+
+def _saved_an_output(saved: tuple, outs: tuple) -> bool:
+    for o in outs:
+        for a in saved:
+            if a is o._data:  # identity: == would compare arrays element by element
+                return True
+    return False
 
 
 def _array(y) -> np.ndarray:

@@ -78,6 +78,8 @@ def matmul(a, b):
     """a @ b as NumPy defines it: 2-D, batched N-D (batch dimensions broadcast), and 1-D operands
     (a 1-D left operand is a row, a 1-D right operand a column, and that axis is dropped again)."""
     sa, sb = a.shape, b.shape
+    if len(sa) == 2 and len(sb) == 2 and sa[1] == sb[0]:
+        return MatMul.apply(a, b)  # two matrices that fit: the common case, nothing more to check
     if not sa or not sb:
         raise errors.ShapeError(
             f"{errors.where('matmul', STATE.scope)}: 0-d operands are not allowed "

@@ -4,6 +4,22 @@ import numpy as np
 
 from minigrad.function import Function
 
+_CONSTANTS: dict = {}  # (number, dtype) -> that number as a 0-d array of that dtype
+
+
+def _const(number: float, like):
+    """``number`` as a 0-d array of ``like``'s floating dtype, made once (``number`` itself for anything
+    else, which NumPy promotes as usual). NumPy converts a Python-number operand anew on every call, which
+    on small arrays costs as much as the arithmetic (x * 0.5: 0.48 µs, x * a 0-d 0.5: 0.30 µs, at
+    (1, 32)); and the dtype must be x's own, or float32 would become float64."""
+    dtype = getattr(like, "dtype", None)
+    if dtype is None or dtype.kind != "f":
+        return number
+    c = _CONSTANTS.get((number, dtype))
+    if c is None:
+        c = _CONSTANTS[number, dtype] = np.array(number, dtype)
+    return c
+
 
 class Exp(Function):
     """y = exp(x);  dx = g * y"""
@@ -52,7 +68,7 @@ class Tanh(Function):
     @staticmethod
     def backward(ctx, g):
         (y,) = ctx.saved_tensors
-        return g * (1 - y * y)
+        return g * (_const(1, y) - y * y)
 
 
 class Sigmoid(Function):
@@ -66,9 +82,10 @@ class Sigmoid(Function):
 
     @staticmethod
     def forward(ctx, x):
-        y = np.tanh(x * 0.5)
-        y += 1
-        y *= 0.5
+        half = _const(0.5, x)
+        y = np.tanh(x * half)
+        y *= half
+        y += half
         ctx.save_for_backward(y)
         return y
 

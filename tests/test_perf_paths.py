@@ -1,0 +1,171 @@
+"""Every fast path gives the numbers of the simple path it stands in for.
+
+The engine and the ops take shortcuts for speed: 2-D products with ``ndarray.dot`` instead of ``@``,
+matmul's wrapper skipping its checks for two matrices that fit, sigmoid and tanh with their constants as
+0-d arrays of the input's dtype, the backward walk skipping `check` for a gradient already of the right
+type, shape and dtype, and the LSTM layer splitting x time-first. Each is compared here with the plain
+formula or the general path it replaces (no timing: the benchmarks measure speed)."""
+
+import numpy as np
+import pytest
+
+import minigrad as mg
+from lstm.layer import LSTM
+from minigrad.ops.elementwise import Sigmoid, Tanh
+from minigrad.ops.matmul import _product
+
+
+def operands(rng, shape_a, shape_b, dtype=np.float64, transpose_b=False):
+    a = rng.normal(size=shape_a).astype(dtype)
+    b = rng.normal(size=shape_b[::-1] if transpose_b else shape_b).astype(dtype)
+    return a, (b.T if transpose_b else b)
+
+
+# -- matmul ---
+SHAPES = [((1, 8), (8, 32)), ((32, 1), (1, 32)), ((5, 7), (7, 3)), ((0, 4), (4, 3)), ((3, 4), (4, 0)),
+          ((1, 1), (1, 1))]
+
+
+@pytest.mark.parametrize("shape_a, shape_b", SHAPES)
+@pytest.mark.parametrize("transpose_b", [False, True])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_2d_products_use_dot_and_equal_the_matmul_operator(shape_a, shape_b, transpose_b, dtype):
+    a, b = operands(np.random.default_rng(0), shape_a, shape_b, dtype, transpose_b)
+    y = _product(a, b)
+    assert y.dtype == (a @ b).dtype == dtype
+    np.testing.assert_allclose(y, a @ b, rtol=1e-6 if dtype == np.float32 else 1e-14, atol=1e-12)
+
+
+def test_batched_products_and_tensors_still_go_through_the_operator():
+    rng = np.random.default_rng(1)
+    a, b = rng.normal(size=(2, 3, 4)), rng.normal(size=(4, 5))
+    np.testing.assert_array_equal(_product(a, b), a @ b)
+    ta, tb = mg.tensor(a[0], requires_grad=True), mg.tensor(b, requires_grad=True)
+    y = _product(ta, tb)  # what a recorded backward (create_graph) does: a Tensor, recorded
+    assert isinstance(y, mg.Tensor) and y.op == "matmul"
+
+
+def test_matrix_fast_path_of_matmul_equals_the_batched_general_path():
+    rng = np.random.default_rng(2)
+    a, b = rng.normal(size=(3, 4)), rng.normal(size=(4, 5))
+    g = rng.normal(size=(3, 5))
+    results = []
+    for batched in (False, True):
+        ta, tb = mg.tensor(a, requires_grad=True), mg.tensor(b, requires_grad=True)
+        y = (mg.matmul(ta.reshape(1, 3, 4), tb.reshape(1, 4, 5)).reshape(3, 5) if batched
+             else mg.matmul(ta, tb))  # fmt: skip
+        y.backward(g)
+        results.append((y.data, ta.grad.data, tb.grad.data))
+    for fast, general in zip(*results):
+        np.testing.assert_allclose(fast, general, rtol=1e-14, atol=1e-14)
+
+
+def test_matmul_errors_are_unchanged_by_the_fast_path():
+    with pytest.raises(mg.ShapeError, match=r"matmul: shapes \(3, 4\) and \(5, 2\) are not aligned: "
+                                            r"4 \(dim 1\) != 5 \(dim 0\)"):
+        mg.matmul(mg.tensor(np.ones((3, 4))), mg.tensor(np.ones((5, 2))))
+
+
+# -- sigmoid and tanh ---
+X = np.concatenate([np.linspace(-40, 40, 801), [-800.0, -709.5, -1e-300, 0.0, 1e-300, 709.5, 800.0]])
+
+
+def test_sigmoid_equals_its_formula_in_float64():
+    y = Sigmoid.apply(X)
+    plain = (1 + np.tanh(X / 2)) / 2  # the docstring's formula, with Python-number constants
+    np.testing.assert_allclose(y, plain, rtol=0, atol=2**-53)
+    with np.errstate(over="ignore"):
+        np.testing.assert_allclose(y, 1 / (1 + np.exp(-X)), rtol=0, atol=2**-52)
+
+
+def test_sigmoid_and_tanh_keep_float32_and_accept_numbers_and_integers():
+    x32 = X.astype(np.float32)
+    for op in (Sigmoid, Tanh):
+        y = op.apply(mg.tensor(x32, requires_grad=True))
+        y.backward(np.ones_like(x32))
+        assert y.dtype == np.float32
+        assert y.grad_fn.inputs[0].grad.dtype == np.float32
+    assert Sigmoid.apply(0.0) == 0.5  # a Python number: no dtype to borrow, NumPy's promotion
+    ints = mg.tensor(np.array([-1, 0, 2]), dtype=np.int64)
+    np.testing.assert_allclose(Sigmoid.apply(ints).data, 1 / (1 + np.exp(-np.array([-1.0, 0.0, 2.0]))),
+                               rtol=1e-15)  # fmt: skip
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_sigmoid_and_tanh_gradients_equal_their_textbook_formulas(dtype):
+    rng = np.random.default_rng(3)
+    x, g = rng.normal(size=(4, 6)).astype(dtype), rng.normal(size=(4, 6)).astype(dtype)
+    tol = 1e-6 if dtype == np.float32 else 1e-15
+    for op, derivative in ((Sigmoid, lambda y: y * (1 - y)), (Tanh, lambda y: 1 - y**2)):
+        t = mg.tensor(x, requires_grad=True)
+        y = op.apply(t)
+        y.backward(g)
+        assert t.grad.dtype == dtype
+        np.testing.assert_allclose(t.grad.data, g * derivative(y.data), rtol=tol, atol=tol)
+
+
+def test_second_derivatives_of_sigmoid_and_tanh_equal_their_formulas():
+    x = np.linspace(-3, 3, 7)
+    for op, second in ((Sigmoid, lambda s: s * (1 - s) * (1 - 2 * s)), (Tanh, lambda t: -2 * t * (1 - t**2))):
+        t = mg.tensor(x, requires_grad=True)
+        y = op.apply(t)
+        (d,) = mg.grad(y.sum(), t, create_graph=True)
+        (dd,) = mg.grad(d.sum(), t)
+        np.testing.assert_allclose(dd.data, second(y.data), rtol=1e-12, atol=1e-14)
+
+
+# -- the backward walk ---
+def lstm_gradients(anomaly: bool) -> list:
+    layer = LSTM(3, 4, num_layers=2, return_sequences=True, rng=0)
+    x = mg.tensor(np.random.default_rng(4).normal(size=(2, 5, 3)), requires_grad=True)
+    loss = (layer(x) ** 2).sum()
+    if anomaly:
+        with mg.detect_anomaly():  # every gradient then goes through `check`
+            loss.backward()
+    else:
+        loss.backward()
+    return [x.grad.data] + [p.grad.data for p in layer.parameters()]
+
+
+def test_skipping_check_for_ready_gradients_gives_the_same_gradients():
+    for fast, checked in zip(lstm_gradients(False), lstm_gradients(True)):
+        np.testing.assert_array_equal(fast, checked)
+
+
+def test_gradients_that_need_check_still_get_it():
+    # broadcast (sum back to the input's shape), a Python number, and another dtype all arrive at check
+    class Loose(mg.Function):
+        @staticmethod
+        def forward(ctx, a, b):
+            return a * 1.0
+
+        @staticmethod
+        def backward(ctx, g):
+            return np.broadcast_to(g, (2,) + g.shape) * 1.0, np.float64(g.sum()).astype(np.float64)
+
+    a = mg.tensor(np.ones(3, np.float32), requires_grad=True)
+    b = mg.tensor(np.ones((), np.float32), requires_grad=True)
+    Loose.apply(a, b).backward(np.ones(3, np.float32))
+    np.testing.assert_array_equal(a.grad.data, np.full(3, 2, np.float32))
+    assert a.grad.dtype == b.grad.dtype == np.float32 and b.grad.shape == () and b.grad.item() == 3
+
+
+# -- the layer's time-first split of x ---
+def test_the_step_inputs_are_the_time_slices_of_x():
+    x = np.random.default_rng(5).normal(size=(2, 4, 3))
+    out = LSTM(3, 5, rng=0)(mg.tensor(x, requires_grad=True))
+    inputs = {a.name: a for n in _producers(out) for a in n.inputs
+              if isinstance(a, mg.Tensor) and a.name and a.name.startswith("x_")}  # fmt: skip
+    assert sorted(inputs) == ["x_0", "x_1", "x_2", "x_3"]
+    for t in range(4):
+        np.testing.assert_array_equal(inputs[f"x_{t}"].data, x[:, t])
+
+
+def _producers(t: mg.Tensor) -> list:
+    nodes, stack = [], [t.grad_fn]
+    while stack:
+        n = stack.pop()
+        if n is not None and n not in nodes:
+            nodes.append(n)
+            stack.extend(a.grad_fn for a in n.inputs if isinstance(a, mg.Tensor))
+    return nodes
