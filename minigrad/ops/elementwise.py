@@ -79,7 +79,7 @@ class Sigmoid(Function):
 
     Accuracy contract: the ABSOLUTE error of y and of the gradient is about one unit in the last place of
     1.0 (1.1e-16 in float64, 6e-8 in float32) for every x; the RELATIVE error is not bounded where y is
-    tiny (x < -30 in float64: y ~ 1e-13 is right to about 1e-3 relatively, and y is 0 below about -37).
+    tiny (in float64, y(-30) ~ 9.4e-14 is right to about 2e-4 relatively, and y is 0 from about -38 on).
     That is enough for a gate, whose value multiplies a state. Where log(sigmoid(x)) is wanted, use
     `minigrad.functional.binary_cross_entropy_with_logits` (or log_softmax), which stays finite there.
     """
