@@ -17,6 +17,7 @@ from minigrad.engine import backward, grad, sum_to
 from minigrad.errors import (
     AnomalyError,
     GradcheckError,
+    GraphError,
     MinigradError,
     OpError,
     OpIndexError,
@@ -52,9 +53,8 @@ __version__ = "0.1.0"
 
 __all__ = [
     "AnomalyError", "backward", "broadcast_to", "check_graph", "concat", "detect_anomaly", "enable_grad",
-    "errors", "exp", "functional", "Function", "get_default_dtype", "grad", "gradcheck", "GradcheckError",
-    "is_grad_enabled", "log", "matmul", "mean", "MinigradError", "nn", "no_grad", "OpError",
-    "OpIndexError", "optim", "viz",
-    "OpTypeError", "relu", "scope", "set_default_dtype", "ShapeError", "sigmoid", "split", "stack",
-    "sum_to", "tanh", "Tensor", "tensor",
+    "errors", "exp", "Function", "functional", "get_default_dtype", "grad", "gradcheck", "GradcheckError",
+    "GraphError", "is_grad_enabled", "log", "matmul", "mean", "MinigradError", "nn", "no_grad", "OpError",
+    "OpIndexError", "optim", "OpTypeError", "relu", "scope", "set_default_dtype", "ShapeError", "sigmoid",
+    "split", "stack", "sum_to", "tanh", "tensor", "Tensor", "viz",
 ]  # fmt: skip
