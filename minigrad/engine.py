@@ -31,7 +31,9 @@ def sum_to(g, shape: tuple, node=None, k: int = 0):
             lead + i for i, n in enumerate(shape) if n == 1 and gshape[lead + i] != 1
         )
         if axes:
-            g = g.sum(axis=axes, keepdims=True)
+            # np.add.reduce is what ndarray.sum calls, minus a Python-level wrapper (a Tensor has .sum)
+            reduce = np.add.reduce if type(g) is np.ndarray else type(g).sum
+            g = reduce(g, axis=axes, keepdims=True)
         return g.reshape(shape) if lead else g
     who = f"{node.where}.backward" if node is not None else "backward"
     raise errors.ShapeError(

@@ -218,9 +218,11 @@ def _array(y) -> np.ndarray:
 def _share_versions(outs, args) -> None:
     """An output that is a view of an input's memory (reshape, transpose, a slice) shares its version."""
     for o in outs:
-        if o._data.base is not None:
+        base = o._data.base
+        if base is not None:
             for a in args:
-                if isinstance(a, Tensor) and np.may_share_memory(o._data, a._data):
+                # base is a's array: the usual case, decided without asking NumPy about memory bounds
+                if isinstance(a, Tensor) and (base is a._data or np.may_share_memory(o._data, a._data)):
                     a._share_version(o)
                     break
 
