@@ -351,36 +351,35 @@ def reference_cache_bytes(p: Problem) -> int:
     return sum(a.nbytes for s in cache for a in (s.i, s.f, s.g, s.o, s.c, s.tanh_c, s.h))
 
 
-def matmul_floor(p: Problem, repeats: int = 21) -> tuple[int, float]:
-    """(FLOPs, seconds) of the matrix products of one NumPy training step: per time step x @ W_ih.T,
-    h @ W_hh.T forward and da @ W_ih, da @ W_hh, da.T @ x, da.T @ h backward, each timed here."""
-    rng = np.random.default_rng(1)
-    B, I, H, T = p.B, p.I, p.H, p.T
-    x, h, da = (rng.standard_normal(s).astype(p.dtype) for s in ((B, I), (B, H), (B, 4 * H)))
-    w_ih, w_hh = p.params["weight_ih"], p.params["weight_hh"]
-    products = [
-        lambda: x @ w_ih.T, lambda: h @ w_hh.T, lambda: da @ w_ih, lambda: da @ w_hh,
-        lambda: da.T @ x, lambda: da.T @ h,
-    ]  # fmt: skip
-    inner = max(1, int(2e6 // (B * 4 * H * (I + H))))  # enough calls to time the tiny size well
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        for _ in range(inner):
-            for f in products:
-                f()
-        times.append((time.perf_counter() - t0) / inner)
-    flops = T * 3 * 2 * B * 4 * H * (I + H)
-    return flops, T * statistics.median(times)
+class MatmulFloor:
+    """Not a training step: the matrix products of one NumPy step and nothing else, timed in the same
+    rounds as the steps. Per time step: x @ W_ih.T and h @ W_hh.T forward; da @ W_ih, da @ W_hh,
+    da.T @ x and da.T @ h backward (FLOPs: 24 T B H (I + H) in all)."""
+
+    label = "matmul floor"
+
+    def __init__(self, p: Problem):
+        rng = np.random.default_rng(1)
+        B, I, H = p.B, p.I, p.H
+        self.T = p.T
+        x, h, da = (rng.standard_normal(s).astype(p.dtype) for s in ((B, I), (B, H), (B, 4 * H)))
+        w_ih, w_hh = p.params["weight_ih"], p.params["weight_hh"]
+        self.products = [(x, w_ih.T), (h, w_hh.T), (da, w_ih), (da, w_hh), (da.T, x), (da.T, h)]
+        self.flops = p.T * 3 * 2 * B * 4 * H * (I + H)
+
+    def step(self) -> None:
+        for _ in range(self.T):
+            for a, b in self.products:
+                a @ b
 
 
-def peak_gflops(dtype, n: int = 512, repeats: int = 11) -> float:
+def peak_gflops(dtype, clock, n: int = 512, repeats: int = 11) -> float:
     a = np.random.default_rng(2).standard_normal((n, n)).astype(dtype)
     times = []
     for _ in range(repeats):
-        t0 = time.perf_counter()
+        t0 = clock()
         a @ a
-        times.append(time.perf_counter() - t0)
+        times.append(clock() - t0)
     return 2 * n**3 / statistics.median(times) / 1e9
 
 
@@ -489,14 +488,15 @@ def run(sizes, dtypes, repeats, out_path, clock_name: str = "cpu", allocator: st
             for s in steps.values():  # warm up: first-call costs, the allocator's first growth
                 s.step()
             n = repeats or REPEATS[size]
+            steps["floor"] = floor = MatmulFloor(p)
+            floor.step()
             seconds, faults = time_rounds(steps, n, clock)
             r = ratios(seconds)
             med = {k: statistics.median(v) * 1e3 for k, v in seconds.items()}
-            flops, floor = matmul_floor(p)
-            floor_ms = floor * 1e3
+            floor_ms = med["floor"]
             shape = f"{size} {SIZES[size]}"
             cells = [f"{med['numpy']:.3g}"] + [f"{med[k]:.3g} ({r[k]:.2f}x)" for k in impls if k != "numpy"]
-            cells.append(f"{floor_ms:.3g} ({floor_ms / med['numpy']:.2f}x)")
+            cells.append(f"{floor_ms:.3g} ({r['floor']:.2f}x)")
             row = f"| {shape} | {dtype} | " + " | ".join(cells) + " |"
             table.append(row)
             print(row, f"  [{n} rounds, load {os.getloadavg()[0]:.2f}]", flush=True)
@@ -509,8 +509,8 @@ def run(sizes, dtypes, repeats, out_path, clock_name: str = "cpu", allocator: st
             ]
             memory_table.append(f"| {size} | {dtype} | " + " | ".join(mem) + " |")
             floor_table.append(
-                f"| {size} | {dtype} | {flops / 1e9:.3g} | {flops / floor / 1e9:.3g} | {floor_ms:.3g} | "
-                f"{med['numpy'] / floor_ms:.2f} | {peak_gflops(p.dtype):.3g} |"
+                f"| {size} | {dtype} | {floor.flops / 1e9:.3g} | {floor.flops / floor_ms / 1e6:.3g} | "
+                f"{floor_ms:.3g} | {1 / r['floor']:.2f} | {peak_gflops(p.dtype, clock):.3g} |"
             )
     print("\nper-op cost ...", flush=True)
     cost = op_overhead(clock)
