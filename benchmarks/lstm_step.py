@@ -453,6 +453,8 @@ def run(sizes, dtypes, repeats, out_path, clock_name: str = "cpu", allocator: st
         "",
     ]
     print("\n".join(lines), flush=True)
+    # First, in a fresh process: after the large steps the same chains measure 10% slower (heap state).
+    cost = op_overhead(clock)
     table = [
         "## One training step: median ms (ratio to the NumPy step)",
         "",
@@ -512,8 +514,6 @@ def run(sizes, dtypes, repeats, out_path, clock_name: str = "cpu", allocator: st
                 f"| {size} | {dtype} | {floor.flops / 1e9:.3g} | {floor.flops / floor_ms / 1e6:.3g} | "
                 f"{floor_ms:.3g} | {1 / r['floor']:.2f} | {peak_gflops(p.dtype, clock):.3g} |"
             )
-    print("\nper-op cost ...", flush=True)
-    cost = op_overhead(clock)
     op_table = [
         "## Cost per op: a chain of 1,000 adds y = y + c on (1, 1) float64 arrays (median µs per op)",
         "",
