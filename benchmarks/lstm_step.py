@@ -444,7 +444,7 @@ def run(sizes, dtypes, repeats, out_path, clock_name: str = "cpu", allocator: st
     lines = [
         "# LSTM training step: minigrad against the hand-derived NumPy step",
         "",
-        f"Command: `python -m benchmarks.lstm_step {' '.join(sys.argv[1:])}`".rstrip(),
+        f"Command: `{' '.join(['python -m benchmarks.lstm_step', *sys.argv[1:]])}`",
         f"Machine: {os.cpu_count()} CPUs, Python {platform.python_version()}, NumPy {np.__version__}, "
         f"{_blas()}" + (f", torch {torch.__version__}" if torch is not None else "")
         + f"; load average at start {os.getloadavg()[0]:.2f}.",
