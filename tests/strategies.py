@@ -121,3 +121,18 @@ def numerical_grad(f, arrays, eps: float = 1e-6) -> list[np.ndarray]:
             g[i] = (up - down) / (2 * eps)
         grads.append(g.reshape(a.shape))
     return grads
+
+
+def numerical_grad_of(f, x: np.ndarray, eps: float = 1e-6) -> np.ndarray:
+    """Central differences of the scalar ``f()`` with respect to the float64 array ``x`` that ``f`` reads:
+    each element of ``x`` is perturbed in place, then restored (for closures over ``x``)."""
+    g = np.zeros_like(x)
+    for idx in np.ndindex(x.shape):
+        old = x[idx]
+        x[idx] = old + eps
+        up = f()
+        x[idx] = old - eps
+        down = f()
+        x[idx] = old
+        g[idx] = (up - down) / (2 * eps)
+    return g

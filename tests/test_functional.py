@@ -6,25 +6,12 @@ import math
 
 import numpy as np
 import pytest
+from strategies import numerical_grad_of
 
 import minigrad as mg
 from minigrad import functional as F
 
 RNG = np.random.default_rng(20240601)
-
-
-def numeric_grad(f, x: np.ndarray, eps: float = 1e-6) -> np.ndarray:
-    """Central differences of the scalar ``f()`` with respect to the float64 array ``x``, changed in place."""
-    g = np.zeros_like(x)
-    for idx in np.ndindex(x.shape):
-        old = x[idx]
-        x[idx] = old + eps
-        up = f()
-        x[idx] = old - eps
-        down = f()
-        x[idx] = old
-        g[idx] = (up - down) / (2 * eps)
-    return g
 
 
 def autograd(fn, x: np.ndarray) -> np.ndarray:
@@ -60,7 +47,7 @@ def test_softmax_gradients_match_central_differences(fn, shape, axis):
     def loss(t):
         return (fn(t, axis=axis) * w).sum()
 
-    expected = numeric_grad(lambda: loss(x).item(), x)
+    expected = numerical_grad_of(lambda: loss(x).item(), x)
     np.testing.assert_allclose(autograd(loss, x), expected, rtol=1e-6, atol=1e-8)
 
 
@@ -152,7 +139,7 @@ def test_cross_entropy_value_and_gradient_match_hand_formulas():
     np.testing.assert_allclose(out.item(), loss, rtol=1e-13)
     np.testing.assert_allclose(xt.grad.data, grad, rtol=1e-12, atol=1e-15)
     np.testing.assert_allclose(
-        xt.grad.data, numeric_grad(lambda: F.cross_entropy(x, t).item(), x), rtol=1e-6, atol=1e-9
+        xt.grad.data, numerical_grad_of(lambda: F.cross_entropy(x, t).item(), x), rtol=1e-6, atol=1e-9
     )
 
 
@@ -171,7 +158,7 @@ def test_cross_entropy_over_sequences_matches_flattened_rows(reduction):
         out = F.cross_entropy(v, t, reduction=reduction)
         return (out * w).sum() if reduction == "none" else out
 
-    expected_grad = numeric_grad(lambda: loss(x).item(), x)
+    expected_grad = numerical_grad_of(lambda: loss(x).item(), x)
     np.testing.assert_allclose(autograd(loss, x), expected_grad, rtol=1e-6, atol=1e-9)
 
 
@@ -197,7 +184,7 @@ def test_cross_entropy_ignore_index_skips_targets_in_value_and_gradient():
     np.testing.assert_allclose(out.item(), loss, rtol=1e-13)
     np.testing.assert_allclose(xt.grad.data[kept], grad, rtol=1e-12, atol=1e-15)
     assert (xt.grad.data[~kept] == 0).all()
-    numeric = numeric_grad(lambda: F.cross_entropy(x, t, ignore_index=-100).item(), x)
+    numeric = numerical_grad_of(lambda: F.cross_entropy(x, t, ignore_index=-100).item(), x)
     np.testing.assert_allclose(xt.grad.data, numeric, rtol=1e-6, atol=1e-9)
     # a valid class can be the ignored one too
     np.testing.assert_allclose(
@@ -282,7 +269,7 @@ def test_mse_loss_value_and_gradient(reduction):
         out = F.mse_loss(t, y, reduction=reduction)
         return (out * w).sum() if reduction == "none" else out
 
-    numeric = numeric_grad(lambda: loss(p).item(), p)
+    numeric = numerical_grad_of(lambda: loss(p).item(), p)
     np.testing.assert_allclose(autograd(loss, p), numeric, rtol=1e-6, atol=1e-9)
 
 
@@ -304,7 +291,7 @@ def test_binary_cross_entropy_with_logits_value_and_gradient():
     np.testing.assert_allclose(out.data, hand, rtol=1e-13)
     got = autograd(lambda v: F.binary_cross_entropy_with_logits(v, t), x)
     np.testing.assert_allclose(got, (s - t) / len(x), rtol=1e-12, atol=1e-16)
-    numeric = numeric_grad(lambda: F.binary_cross_entropy_with_logits(x, t).item(), x)
+    numeric = numerical_grad_of(lambda: F.binary_cross_entropy_with_logits(x, t).item(), x)
     np.testing.assert_allclose(got, numeric, rtol=1e-6, atol=1e-10)
 
 

@@ -5,25 +5,12 @@ import math
 
 import numpy as np
 import pytest
+from strategies import numerical_grad_of
 
 import minigrad as mg
 from minigrad.nn import Embedding, Linear, Module, Parameter
 
 RNG = np.random.default_rng(7)
-
-
-def numeric_grad(f, x: np.ndarray, eps: float = 1e-6) -> np.ndarray:
-    """Central differences of the scalar ``f()`` with respect to the float64 array ``x``, changed in place."""
-    g = np.zeros_like(x)
-    for idx in np.ndindex(x.shape):
-        old = x[idx]
-        x[idx] = old + eps
-        up = f()
-        x[idx] = old - eps
-        down = f()
-        x[idx] = old
-        g[idx] = (up - down) / (2 * eps)
-    return g
 
 
 def graph_nodes(t: mg.Tensor) -> list:
@@ -67,7 +54,7 @@ def test_linear_gradients_match_central_differences():
         return float(((x @ lin.weight.data.T + lin.bias.data) * w_out).sum())
 
     for got, wrt in [(xt.grad, x), (lin.weight.grad, lin.weight.data), (lin.bias.grad, lin.bias.data)]:
-        np.testing.assert_allclose(got.data, numeric_grad(loss, wrt), rtol=1e-7, atol=1e-9)
+        np.testing.assert_allclose(got.data, numerical_grad_of(loss, wrt), rtol=1e-7, atol=1e-9)
     # and the hand formulas: dW = sum over rows of g^T x, db = sum of g
     np.testing.assert_allclose(lin.weight.grad.data, np.einsum("bto,bti->oi", w_out, x), rtol=1e-12)
     np.testing.assert_allclose(lin.bias.grad.data, w_out.sum(axis=(0, 1)), rtol=1e-12)
@@ -157,7 +144,7 @@ def test_embedding_gradient_accumulates_repeated_ids():
     def loss():
         return float((emb.weight.data[ids] * g_out).sum())
 
-    numeric = numeric_grad(loss, emb.weight.data)
+    numeric = numerical_grad_of(loss, emb.weight.data)
     np.testing.assert_allclose(emb.weight.grad.data, numeric, rtol=1e-7, atol=1e-9)
 
 
