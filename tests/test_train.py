@@ -7,7 +7,7 @@ import pytest
 
 import minigrad as mg
 from lstm.checkpoint import CheckpointError, load_checkpoint
-from lstm.train import TrainConfig, build_task, loss_fn, train, train_step
+from lstm.train import TrainConfig, build_model, build_task, loss_fn, train, train_step
 
 SMALL = {"hidden": 8, "batch": 8, "eval_every": 0, "lr": 1e-2}
 TASK_SETTINGS = {
@@ -51,8 +51,6 @@ def test_the_chunk_losses_of_truncated_bptt_add_up_to_the_full_loss():
     config = TrainConfig(task="chars", hidden=6, seq_len=12, batch=3)
     task = build_task(config)
     batch = task.batch(3, np.random.default_rng(1))
-    from lstm.train import build_model
-
     model = build_model(config, task, np.random.default_rng(0))
     full = train_step(model, task, batch, bptt=None)
     model.zero_grad()
@@ -68,8 +66,6 @@ def test_truncated_bptt_stops_gradients_at_the_chunk_boundary():
     config = TrainConfig(task="chars", hidden=6, seq_len=12, batch=2)
     task = build_task(config)
     batch = task.batch(2, np.random.default_rng(2))
-    from lstm.train import build_model
-
     def grads(bptt):
         model = build_model(config, task, np.random.default_rng(0))
         train_step(model, task, batch, bptt=bptt)
