@@ -20,6 +20,7 @@ import argparse
 import json
 import os
 import platform
+import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -46,7 +47,10 @@ class Experiment:
     reached: metrics -> whether they meet the goal (applied to validation and to test metrics).
     ours: test metrics -> our figure in words.
     paper, paper_sequences: the 1997 paper's figure and training sequences, in words.
-    quick: overrides for ``--quick`` (a plumbing check, not a result).
+    early_stop: stop once the validation set meets the target.
+    trials: how many seeds to run (config.seed, config.seed + 1, ...), to compare with the paper's
+        share of successful trials.
+    quick: overrides for ``--quick`` (a plumbing check, not a result; at most two trials).
     """
 
     config: TrainConfig
@@ -56,6 +60,7 @@ class Experiment:
     paper: str
     paper_sequences: str
     early_stop: bool = True
+    trials: int = 1
     quick: dict = field(default_factory=dict)
 
 
@@ -69,34 +74,37 @@ def _temporal_order(m: dict) -> str:
 
 EXPERIMENTS: dict[str, Experiment] = {
     "adding": Experiment(
-        config=TrainConfig(task="adding", seq_len=100, hidden=32, batch=64, steps=6000, lr=3e-3, clip=1.0,
-                           forget_bias=3.0, eval_every=250, seed=0),
+        config=TrainConfig(task="adding", seq_len=100, hidden=64, batch=64, steps=4000, lr=3e-3, clip=1.0,
+                           forget_bias=5.0, eval_every=250, seed=0),
         target="at most 1 % of 2560 wrong (absolute error >= 0.04)",
         reached=lambda m: m["error_rate"] <= 0.01,
         ours=_adding,
         paper="1 of 2560 wrong",
         paper_sequences="74,000",
+        trials=5,
         quick={"seq_len": 22, "hidden": 4, "batch": 4, "steps": 3, "eval_every": 2},
     ),
     "temporal_order": Experiment(
-        config=TrainConfig(task="temporal_order", hidden=32, batch=64, steps=4000, lr=3e-3, clip=1.0,
-                           forget_bias=3.0, eval_every=250, seed=0),
+        config=TrainConfig(task="temporal_order", hidden=32, batch=32, steps=4000, lr=3e-3, clip=1.0,
+                           forget_bias=3.0, eval_every=100, seed=0),
         target="at most 1 % of 2560 wrong (an output off by >= 0.3)",
         reached=lambda m: m["error_rate"] <= 0.01,
         ours=_temporal_order,
         paper="1 of 2560 wrong",
         paper_sequences="31,390",
+        trials=5,
         quick={"hidden": 4, "batch": 4, "steps": 3, "eval_every": 2},
     ),
     "reber": Experiment(
-        config=TrainConfig(task="reber", hidden=16, batch=32, steps=3000, lr=1e-2, clip=1.0,
-                           forget_bias=1.0, eval_every=100, seed=0),
+        config=TrainConfig(task="reber", hidden=64, batch=32, steps=3000, lr=3e-3, clip=1.0,
+                           forget_bias=3.0, eval_every=25, seed=0),
         target="100 % of test strings right at every step",
         reached=lambda m: m["fraction_correct"] == 1.0,
         ours=lambda m: (f"{m['fraction_correct']:.1%} of test strings right; "
                         f"{m['symbol_accuracy']:.2%} of steps"),
         paper="97-100 % of trials succeed",
         paper_sequences="(per architecture, the paper's Table 1)",
+        trials=10,
         quick={"hidden": 4, "batch": 4, "steps": 3, "eval_every": 2},
     ),
     "chars": Experiment(
@@ -115,36 +123,39 @@ EXPERIMENTS: dict[str, Experiment] = {
 
 def validation_task(config: TrainConfig):
     """The task of ``config`` with its test set drawn from `VALIDATION_SEED`: the early-stopping rule
-    reads this set, so the test set stays unseen until the end."""
+    reads this set, so the test set stays unseen until the end.
+
+    For the Reber grammar the validation set is 256 fresh strings (none of them a training or a test
+    string) plus the 256 training strings: the paper asks for every string of both sets to be right.
+    """
     task = build_task(replace(config))
     task.test_seed = VALIDATION_SEED
     if config.task == "reber":
         # Reber's test strings are drawn once, at construction: draw fresh ones the same way.
         rng = np.random.default_rng(VALIDATION_SEED)
-        seen = set(task.train_strings)
-        task.test_strings = []
-        while len(task.test_strings) < 256:
+        seen = set(task.train_strings) | set(task.test_strings)
+        fresh = []
+        while len(fresh) < len(task.train_strings):
             string = sample_string(rng)
             if string not in seen:
-                task.test_strings.append(string)
+                fresh.append(string)
+        task.test_strings = fresh + task.train_strings
     return task
 
 
-def run(name: str, out: Path, quick: bool = False, log=print) -> dict:
-    """Train task ``name`` with its configuration; write metrics.json and loss.png under out/name.
+def train_once(name: str, config: TrainConfig, run_dir: Path, log=print) -> dict:
+    """One seeded run of task ``name``, stopping early on the validation set if the task does.
 
-    Returns a row of the results table: our figure, the paper's, training sequences, wall time.
+    Writes run_dir/metrics.json (the run's metrics plus wall time, load average and where it stopped)
+    and run_dir/loss.png; returns those metrics.
     """
     exp = EXPERIMENTS[name]
-    config = replace(exp.config, **exp.quick) if quick else replace(exp.config)
-    config.task_options = dict(config.task_options)
-    run_dir = out / name
     run_dir.mkdir(parents=True, exist_ok=True)
     val = validation_task(config) if exp.early_stop else None
     stopped = {}
 
     def on_eval(result, metrics) -> bool:
-        line = f"  {name} step {metrics['step']}: test " + exp.ours(metrics)
+        line = f"  {name} seed {config.seed} step {metrics['step']}: test " + exp.ours(metrics)
         if val is not None and metrics["step"] < result.config.steps:
             val_metrics = val.evaluate(predictor(result.model))
             line += "; validation " + exp.ours(val_metrics)
@@ -156,29 +167,96 @@ def run(name: str, out: Path, quick: bool = False, log=print) -> dict:
     load_before = _load()
     start = time.perf_counter()
     result = train(config, out_dir=run_dir, progress=False, on_eval=on_eval)
-    wall = time.perf_counter() - start
     metrics = result.metrics()
-    metrics["wall_seconds"] = round(wall, 2)
+    metrics["wall_seconds"] = round(time.perf_counter() - start, 2)
     metrics["load_average"] = [load_before, _load()]
+    metrics["stopped_early"] = "step" in stopped
+    metrics["revision"] = _revision()
     (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
-    plot_losses(metrics, run_dir / "loss.png", title=f"{name}: {exp.target}")
-    test = result.evals[-1]
+    fig = plot_losses(metrics, title=f"{name} (seed {config.seed}): {exp.target}")
+    fig.axes[0].set_yscale("log")  # losses fall by orders of magnitude
+    fig.savefig(run_dir / "loss.png", dpi=110)
+    import matplotlib.pyplot as plt  # after plot_losses, which picks a backend that needs no screen
+
+    plt.close(fig)
+    return metrics
+
+
+def run(name: str, out: Path, quick: bool = False, log=print, from_runs: bool = False) -> dict:
+    """Train task ``name`` with its configuration (``trials`` seeds); runs go under out/name.
+
+    Returns a row of the results table: our figure, the paper's, training sequences, wall time. With
+    several trials the row reports how many reached the target, and the first seed's run in detail.
+    With ``from_runs`` nothing is trained: the row is made from the metrics.json files of earlier runs
+    (which must have the same configuration).
+    """
+    exp = EXPERIMENTS[name]
+    config = replace(exp.config, **exp.quick) if quick else replace(exp.config)
+    config.task_options = dict(config.task_options)
+    trials = []
+    for k in range(min(exp.trials, 2) if quick else exp.trials):
+        trial = replace(config, seed=config.seed + k)
+        run_dir = out / name if k == 0 else out / name / f"seed{trial.seed}"
+        trials.append(_load_run(run_dir, trial) if from_runs else train_once(name, trial, run_dir, log))
+    first = trials[0]
+    ours = exp.ours(first["evals"][-1])
+    reached = "yes" if exp.reached(first["evals"][-1]) else "NO"
+    sequences = f"{first['sequences_seen']:,} ({first['steps']:,} steps"
+    sequences += ", stopped early)" if first["stopped_early"] else ")"
+    if len(trials) > 1:
+        ok = [m for m in trials if exp.reached(m["evals"][-1])]
+        missed = [m for m in trials if m not in ok]
+        ours = f"seed {config.seed}: {ours}. {len(ok)} of {len(trials)} seeded trials reach the target"
+        ours += "".join(f"; seed {m['seed']}: {exp.ours(m['evals'][-1])} {_when(m)}" for m in missed)
+        reached = f"seed {config.seed}: {reached}; {len(ok)} of {len(trials)} trials"
+        if ok:
+            seen = [m["sequences_seen"] for m in ok]
+            sequences += (f"; the trials that reached it: median {np.median(seen):,.0f}, "
+                          f"range {min(seen):,}-{max(seen):,}")
+    keys = ["hidden", "batch", "steps", "lr", "clip", "forget_bias", "eval_every", "seed"]
+    keys += ["seq_len"] if name in ("adding", "chars") else []  # the other tasks fix their lengths
+    keys += ["bptt"] if config.bptt else []
+    keys += ["fused"] if config.fused else []
     return {
         "task": name,
-        "ours": exp.ours(test),
-        "reached": exp.reached(test),
+        "ours": ours,
+        "reached": reached,
         "target": exp.target,
         "paper": exp.paper,
-        "sequences": metrics["sequences_seen"],
+        "sequences": sequences,
         "paper_sequences": exp.paper_sequences,
-        "steps": metrics["steps"],
-        "stopped_early": "step" in stopped,
-        "wall_seconds": metrics["wall_seconds"],
-        "load_average": metrics["load_average"],
-        "config": {k: v for k, v in asdict(config).items()
-                   if k in ("hidden", "seq_len", "batch", "steps", "lr", "clip", "forget_bias", "bptt",
-                            "eval_every", "seed", "fused")},
+        "wall_seconds": first["wall_seconds"],
+        "total_seconds": sum(m["wall_seconds"] for m in trials),
+        "load_average": first["load_average"],
+        "revision": first.get("revision", "an unrecorded commit"),
+        "trials": len(trials),
+        "config": {k: getattr(config, k) for k in keys} | {"trials": len(trials)},
     }
+
+
+def _when(metrics: dict) -> str:
+    how = "stopped by the validation set" if metrics["stopped_early"] else "at the step limit"
+    return f"({how}, {metrics['sequences_seen']:,} sequences)"
+
+
+def _load_run(run_dir: Path, config: TrainConfig) -> dict:
+    """The metrics.json of an earlier run of ``config``; a ValueError if it is missing or differs."""
+    path = run_dir / "metrics.json"
+    if not path.exists():
+        raise ValueError(f"no earlier run: {path} does not exist")
+    metrics = json.loads(path.read_text())
+    expected = asdict(build_config(config))
+    differ = sorted(k for k, v in expected.items() if metrics["config"].get(k) != v)
+    if differ:
+        raise ValueError(f"{path} was made with another configuration: {', '.join(differ)} differ")
+    return metrics
+
+
+def build_config(config: TrainConfig) -> TrainConfig:
+    """``config`` with the sizes its task fills in (as the metrics of a run store it)."""
+    config = replace(config)
+    build_task(config)
+    return config
 
 
 def _load() -> float | None:
@@ -198,9 +276,8 @@ def table(rows: list[dict]) -> str:
     ]
     for r in rows:
         lines.append(
-            f"| {r['task']} | {r['ours']} | {r['target']} | {'yes' if r['reached'] else 'NO'} | {r['paper']} "
-            f"| {r['sequences']:,} ({r['steps']:,} steps{', stopped early' if r['stopped_early'] else ''}) "
-            f"| {r['paper_sequences']} | {_minutes(r['wall_seconds'])} |"
+            f"| {r['task']} | {r['ours']} | {r['target']} | {r['reached']} | {r['paper']} "
+            f"| {r['sequences']} | {r['paper_sequences']} | {_wall(r)} |"
         )
     return "\n".join(lines)
 
@@ -209,8 +286,32 @@ def _minutes(seconds: float) -> str:
     return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
 
 
+def _wall(row: dict) -> str:
+    if row["trials"] == 1:
+        return _minutes(row["wall_seconds"])
+    return f"{_minutes(row['wall_seconds'])} (all {row['trials']} trials: {_minutes(row['total_seconds'])})"
+
+
+def _revision() -> str:
+    """The commit the code was at, and whether minigrad/ or lstm/ differed from it."""
+    def git(*args):
+        return subprocess.run(["git", *args], cwd=HERE.parent, capture_output=True, text=True,
+                              timeout=10).stdout.strip()
+
+    try:
+        commit = git("rev-parse", "--short", "HEAD")
+        changed = git("status", "--porcelain", "--", "minigrad", "lstm")
+    except (OSError, subprocess.SubprocessError):
+        return "an unknown commit"
+    if not commit:
+        return "an unknown commit"
+    return f"commit {commit}" + (" with local changes in minigrad/ or lstm/" if changed else
+                                 " (minigrad/ and lstm/ as committed)")
+
+
 def report(rows: list[dict], quick: bool, threads: int) -> str:
     """results.md: the table, then each run's configuration and the machine's load."""
+    revisions = ", ".join(sorted({r["revision"] for r in rows}))
     parts = ["# Paper experiments: measured results", ""]
     if quick:
         parts += ["**--quick: a plumbing check with tiny models and 3 steps; these are not results.**", ""]
@@ -230,9 +331,10 @@ def report(rows: list[dict], quick: bool, threads: int) -> str:
         "",
         "## Machine",
         "",
-        f"{os.cpu_count()} CPU cores, Python {platform.python_version()}, "
+        f"Code at {revisions}; {os.cpu_count()} CPU cores, Python {platform.python_version()}, "
+        f"NumPy {np.__version__}, "
         f"{threads} BLAS thread(s). The CPU was shared with other "
-        "work; the 1-minute load average at the start and the end of each run:",
+        "work; the 1-minute load average at the start and the end of each task's first trial:",
         "",
     ]
     for r in rows:
@@ -248,13 +350,16 @@ def main(argv=None) -> int:
     p.add_argument("--out", type=Path, default=HERE / "runs", help="where each task's run goes")
     p.add_argument("--results", type=Path, help="the Markdown table (default: experiments/results.md)")
     p.add_argument("--threads", type=int, default=1, help="BLAS threads")
+    p.add_argument("--from-runs", action="store_true",
+                   help="train nothing: rebuild the table from the metrics.json files under --out")
     args = p.parse_args(argv)
     results = args.results or (args.out / "results.md" if args.quick else HERE / "results.md")
     rows = []
     with threadpool_limits(args.threads):
         for name in args.tasks:
             print(f"{name}: {EXPERIMENTS[name].target}", flush=True)
-            rows.append(run(name, args.out, args.quick, log=lambda s: print(s, flush=True)))
+            rows.append(run(name, args.out, args.quick, log=lambda s: print(s, flush=True),
+                            from_runs=args.from_runs))
     text = report(rows, args.quick, args.threads)
     results.parent.mkdir(parents=True, exist_ok=True)
     results.write_text(text)

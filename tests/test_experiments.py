@@ -41,8 +41,24 @@ def test_quick_run_writes_metrics_loss_curves_and_the_table(paper_tasks, tmp_pat
         row = next(line for line in text.splitlines() if line.startswith(f"| {name} |"))
         assert exp.paper in row and exp.paper_sequences in row
         assert f"| {steps * exp.quick['batch']} ({steps} steps) |" in row
+    # reber runs several seeds (two with --quick) and counts how many reach the target
+    assert json.loads((tmp_path / "reber" / "seed1" / "metrics.json").read_text())["seed"] == 1
+    assert "0 of 2 seeded trials reach the target" in text
     out = capsys.readouterr().out
     assert out.count("\n| ") == len(paper_tasks.EXPERIMENTS) + 1  # header + one row per task
+
+    # --from-runs trains nothing and rebuilds the same table from the runs' metrics
+    again = tmp_path / "again.md"
+    assert paper_tasks.main(["--quick", "--out", str(tmp_path), "--from-runs", "--results", str(again)]) == 0
+    assert again.read_text() == text
+    with pytest.raises(ValueError, match="no earlier run: .*metrics.json does not exist"):
+        paper_tasks.main(["--quick", "--out", str(tmp_path / "empty"), "--from-runs"])
+    path = tmp_path / "chars" / "metrics.json"
+    metrics = json.loads(path.read_text())
+    metrics["config"]["hidden"] += 1
+    path.write_text(json.dumps(metrics))
+    with pytest.raises(ValueError, match="metrics.json was made with another configuration: hidden differ"):
+        paper_tasks.main(["--quick", "--out", str(tmp_path), "--tasks", "chars", "--from-runs"])
 
 
 def test_every_task_has_a_bounded_seeded_configuration(paper_tasks):
@@ -62,7 +78,10 @@ def test_the_validation_set_is_not_the_test_set(paper_tasks):
         a, b = val.test_batches()[0], test.test_batches()[0]
         assert a.x.shape != b.x.shape or not (a.x == b.x).all(), name
     reber = paper_tasks.validation_task(paper_tasks.EXPERIMENTS["reber"].config)
-    assert not set(reber.test_strings) & set(reber.train_strings)
+    fresh = reber.test_strings[:256]
+    assert reber.test_strings[256:] == reber.train_strings
+    assert not set(fresh) & set(reber.train_strings)
+    assert not set(fresh) & set(paper_tasks.build_task(paper_tasks.EXPERIMENTS["reber"].config).test_strings)
 
 
 def test_on_eval_returning_true_stops_training_at_that_step(tmp_path):
