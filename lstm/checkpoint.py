@@ -16,13 +16,13 @@ stranger's file can run arbitrary code.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
+from minigrad.files import atomic_write
 
 FORMAT = "minigrad-lstm-checkpoint/1"
 
@@ -66,7 +66,6 @@ def _unflatten(flat: dict) -> dict:
 def save_checkpoint(path, ckpt: Checkpoint) -> Path:
     """Write ``ckpt`` to ``path`` atomically; returns the path."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     arrays: dict[str, np.ndarray] = {"format": np.array(FORMAT)}
     for name, a in ckpt.params.items():
         arrays[f"param/{name}"] = np.asarray(a)
@@ -78,16 +77,7 @@ def save_checkpoint(path, ckpt: Checkpoint) -> Path:
     meta = {"step": int(ckpt.step), "rng_state": ckpt.rng_state, "config": ckpt.config,
             "optim": optim_meta}
     arrays["meta"] = np.array(json.dumps(meta))
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, lambda f: np.savez(f, **arrays))
     return path
 
 

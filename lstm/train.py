@@ -27,6 +27,7 @@ import minigrad as mg
 from lstm import tasks as task_lib
 from lstm.checkpoint import Checkpoint, CheckpointError, load_checkpoint, save_checkpoint
 from lstm.models import SequenceModel
+from minigrad.files import atomic_write
 
 # What must agree between a checkpoint and the run that loads it.
 ARCHITECTURE = ("task", "hidden", "layers", "input_size", "output_size")
@@ -299,9 +300,4 @@ def format_metrics(metrics: dict) -> str:
 
 
 def write_metrics(result: TrainResult, path) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(result.metrics(), indent=2))
-    tmp.replace(path)
-    return path
+    return atomic_write(path, json.dumps(result.metrics(), indent=2))

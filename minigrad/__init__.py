@@ -16,6 +16,7 @@ from minigrad import errors, functional, nn, optim, viz
 from minigrad.engine import backward, grad, sum_to
 from minigrad.errors import (
     AnomalyError,
+    FileError,
     GradcheckError,
     GraphError,
     MinigradError,
@@ -53,8 +54,8 @@ __version__ = "0.1.0"
 
 __all__ = [
     "AnomalyError", "backward", "broadcast_to", "check_graph", "concat", "detect_anomaly", "enable_grad",
-    "errors", "exp", "Function", "functional", "get_default_dtype", "grad", "gradcheck", "GradcheckError",
-    "GraphError", "is_grad_enabled", "log", "matmul", "mean", "MinigradError", "nn", "no_grad", "OpError",
-    "OpIndexError", "optim", "OpTypeError", "relu", "scope", "set_default_dtype", "ShapeError", "sigmoid",
-    "split", "stack", "sum_to", "tanh", "tensor", "Tensor", "viz",
+    "errors", "exp", "FileError", "Function", "functional", "get_default_dtype", "grad", "gradcheck",
+    "GradcheckError", "GraphError", "is_grad_enabled", "log", "matmul", "mean", "MinigradError", "nn",
+    "no_grad", "OpError", "OpIndexError", "optim", "OpTypeError", "relu", "scope", "set_default_dtype",
+    "ShapeError", "sigmoid", "split", "stack", "sum_to", "tanh", "tensor", "Tensor", "viz",
 ]  # fmt: skip

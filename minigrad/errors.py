@@ -31,6 +31,10 @@ class AnomalyError(MinigradError, FloatingPointError):
     """Raised under `mg.detect_anomaly()` by the first op whose output or gradient is not finite."""
 
 
+class FileError(MinigradError, OSError):
+    """A file could not be written (or would have replaced something that is not a regular file)."""
+
+
 class GradcheckError(MinigradError, AssertionError):
     """Raised by `mg.gradcheck` when analytic and numeric gradients disagree; the message is a table."""
 

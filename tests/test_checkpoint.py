@@ -7,8 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import minigrad as mg
 from lstm import checkpoint as ckpt_mod
 from lstm.checkpoint import Checkpoint, CheckpointError, load_checkpoint, save_checkpoint
+from minigrad import files
 
 
 def _example(step=7) -> Checkpoint:
@@ -67,8 +69,8 @@ def test_a_failed_write_leaves_the_old_checkpoint_and_no_temporary_file(tmp_path
 
 def test_the_rename_is_the_commit_point(tmp_path, monkeypatch):
     path = save_checkpoint(tmp_path / "c.npz", _example(step=1))
-    monkeypatch.setattr(ckpt_mod.os, "replace", lambda *a: (_ for _ in ()).throw(OSError("disk full")))
-    with pytest.raises(OSError, match="disk full"):
+    monkeypatch.setattr(files.os, "replace", lambda *a: (_ for _ in ()).throw(OSError(28, "disk full")))
+    with pytest.raises(mg.FileError, match=r"c\.npz: could not be written \(disk full\)"):
         save_checkpoint(path, _example(step=2))
     assert load_checkpoint(path).step == 1
     assert [p.name for p in tmp_path.iterdir()] == ["c.npz"]
