@@ -223,13 +223,17 @@ def _flatten_outputs(result, who: str) -> list[Tensor]:
         elif isinstance(item, (tuple, list)):
             stack.extend(reversed(item))
         elif item is not None:
-            raise TypeError(
+            raise errors.ArgumentTypeError(
                 f"{who}: fn must return a Tensor or a tuple of Tensors, but it returned a "
                 f"{type(item).__name__} among its outputs"
             )
     if not outs:
-        raise TypeError(f"{who}: fn returned no Tensor (got {type(result).__name__})")
+        raise errors.ArgumentTypeError(f"{who}: fn returned no Tensor (got {type(result).__name__})")
     return outs
+
+
+def _label(k: int, x: Tensor) -> str:
+    return f"{k} {x.name!r}" if x.name else str(k)
 
 
 def gradcheck(
@@ -240,6 +244,7 @@ def gradcheck(
     rtol: float = 1e-3,
     raise_exception: bool = True,
     seed: int = 0,
+    verbose: bool = False,
 ) -> bool:
     """Check the engine's gradient of ``fn`` against central finite differences, for every input that
     requires grad.
@@ -252,6 +257,7 @@ def gradcheck(
         eps: the finite-difference step. atol, rtol: the tolerances (see the module docstring).
         raise_exception: on a mismatch raise `GradcheckError` (True) or return False.
         seed: of the random projection below.
+        verbose: print the table when the check passes too (it is always in the error when it fails).
     Returns:
         True when every entry of every checked input is OK.
     Raises:
@@ -275,20 +281,26 @@ def gradcheck(
     args = list(inputs) if isinstance(inputs, (tuple, list)) else [inputs]
     checked = [k for k, a in enumerate(args) if isinstance(a, Tensor) and a.requires_grad]
     if not checked:
-        raise ValueError(
+        raise errors.ArgumentError(
             "gradcheck: no input requires grad; pass the Tensors to check with requires_grad=True"
         )
     for i, k in enumerate(checked):
         for k2 in checked[i + 1:]:
             if args[k] is args[k2]:
-                raise ValueError(
+                raise errors.ArgumentError(
                     f"gradcheck: inputs {k} and {k2} are the same Tensor; pass it once (the numeric "
                     "side perturbs each argument separately)"
                 )
+    for k in checked:
+        if args[k].size == 0:
+            raise errors.ArgumentError(
+                f"gradcheck: input {_label(k, args[k])} has no entries (shape {args[k].shape}), so there is "
+                "nothing to compare; check it at a non-empty value, or pass it with requires_grad=False"
+            )
     notes: list[str] = []
     for k in checked:
         if args[k].dtype.itemsize < 8:
-            what = f"input {k}{' ' + repr(args[k].name) if args[k].name else ''} ({args[k].dtype})"
+            what = f"input {_label(k, args[k])} ({args[k].dtype})"
             notes.append(_dtype_note("gradcheck", what, atol, rtol))
             warnings.warn(notes[-1], UserWarning, stacklevel=2)
 
@@ -341,13 +353,16 @@ def gradcheck(
             "its round-off dominates"
         )
         warnings.warn(notes[-1], UserWarning, stacklevel=2)
-    if all(r.verdict == OK for r in rows):
-        return True
-    if not raise_exception:
-        return False
     bad = [r for r in rows if r.verdict != OK]
-    names = ", ".join(f"input {r.label} ({r.verdict})" for r in bad)
-    lines = [f"gradcheck: the analytic gradient disagrees with central differences for {names}", ""]
+    if bad and not raise_exception:
+        return False
+    if bad:
+        names = ", ".join(f"input {r.label} ({r.verdict})" for r in bad)
+        lines = [f"gradcheck: the analytic gradient disagrees with central differences for {names}", ""]
+    elif verbose:
+        lines = ["gradcheck: the analytic gradient agrees with central differences for every input", ""]
+    else:
+        return True
     lines.append(numeric.text_table(_FN_HEADER, [_row_cells(r, graph=False) for r in rows]))
     lines += ["", *_legend(eps, atol, rtol)]
     if len(outs) == 1 and outs[0].size == 1:
@@ -358,7 +373,10 @@ def gradcheck(
             "analytic and numeric are derivatives of L"
         )
     lines += [f"note: {t}" for t in notes]
-    raise errors.GradcheckError("\n".join(lines))
+    if bad:
+        raise errors.GradcheckError("\n".join(lines))
+    print("\n".join(lines))
+    return True
 
 
 # -- check_graph ---
@@ -601,18 +619,24 @@ def check_graph(
     Entries of a relu input within eps of 0, and entries tied for a max, are not compared (the op is
     not differentiable there); the report names the op and a warning is issued.
     """
+    if not isinstance(root, (Tensor, tuple, list)):
+        raise errors.ArgumentTypeError(
+            f"check_graph: root must be a Tensor or a list of Tensors, got {type(root).__name__}"
+        )
     roots = [root] if isinstance(root, Tensor) else list(root)
     for i, r in enumerate(roots):
         if not isinstance(r, Tensor):
-            raise TypeError(f"check_graph: root {i} is a {type(r).__name__}, expected a Tensor")
+            raise errors.ArgumentTypeError(
+                f"check_graph: root {i} is a {type(r).__name__}, expected a Tensor"
+            )
     nodes = [r._ctx for r in roots if r._ctx is not None]
     if not nodes:
-        raise ValueError(
+        raise errors.ArgumentError(
             "check_graph: no recorded graph: the root is a leaf, or was computed from tensors that do not "
             "require grad (or under mg.no_grad())"
         )
-    if max_probes < 1:
-        raise ValueError(f"check_graph: max_probes must be at least 1, got {max_probes}")
+    if not isinstance(max_probes, (int, np.integer)) or isinstance(max_probes, bool) or max_probes < 1:
+        raise errors.ArgumentError(f"check_graph: max_probes must be at least 1, got {max_probes!r}")
     opts = {"eps": eps, "atol": atol, "rtol": rtol, "max_probes": int(max_probes), "seed": seed}
     order = _forward_order(nodes)
     rows, kinks, notes = [], [], []
