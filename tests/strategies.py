@@ -105,8 +105,9 @@ def numerical_grad(f, arrays, eps: float = 1e-6) -> list[np.ndarray]:
     """Central differences (`minigrad.numeric.central_differences`) of the scalar ``f(*arrays)`` with
     respect to each array, in float64.
 
-    ``(f(x + eps e_i) - f(x - eps e_i)) / (2 eps)`` for every element i of every array: truncation error
-    of order ``eps**2`` times the third derivative, rounding error of order ``1e-16 * |f| / eps``.
+    ``(f(x + eps e_i) - f(x - eps e_i)) / step`` for every element i of every array, the step being the one
+    taken after rounding (about 2 eps): truncation error of order ``eps**2`` times the third derivative,
+    rounding error of order ``1e-16 * |f| / eps``.
     ``f`` must not keep or modify the arrays it is given (they are perturbed in place, then restored).
     """
     arrays = [np.array(a, dtype=np.float64) for a in arrays]  # private copies

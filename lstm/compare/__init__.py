@@ -10,8 +10,8 @@ hold every gradient it returns against two other opinions:
 - central differences, in float64, of the reference forward the student's function is the backward of.
   They vouch for autograd; when the two disagree the report says the check itself cannot be trusted.
 
-Grading, per entry, with u the student's value and a autograd's (the project's gradient checkers grade
-the same way)::
+Grading, per entry, with u the student's value and a autograd's, is `minigrad.numeric.grade`, the one
+`mg.gradcheck` and `mg.check_graph` use::
 
     abs = |u - a|      rel = |u - a| / max(|u|, |a|, tiny)      agree when abs <= atol or rel <= rtol
 
@@ -35,6 +35,10 @@ own math, probe t >= 1 also what is carried from step t back to the steps before
 that departs from autograd is where the error starts (`first_bad_step`); within it, the rows dx[:, s]
 show which steps receive a wrong gradient. dx is not split per gate in sequences (masking weight rows
 would change what flows between steps); the parameters are, in every probe.
+
+The package: this file holds the three comparisons; `problems` the random problems and the checks of
+what a student's function returns; `probes` the three opinions and the rows comparing them; `blame` the
+verdict lines; `report` the rows, `Report` and its tables; `drawing` `draw_disagreement`.
 """
 
 from __future__ import annotations
@@ -184,7 +188,7 @@ def compare_sequence_gradients(
         T: the sequence length; the other arguments as for `compare_gradients`.
     Returns:
         a `GradientReport` with the full problem's rows (step None; parameters per gate, x per time step)
-        and each probe's rows (step t: dout non-zero only at step t, see the module docstring);
+        and each probe's rows (step t: dout non-zero only at step t, see the package docstring);
         ``first_bad_step`` is the first probe that departs.
     """
     who = "compare_sequence_gradients"

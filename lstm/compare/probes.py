@@ -87,7 +87,7 @@ def _masked_cache(cache: reference.StepCache, rows: slice) -> reference.StepCach
 
 def _input_rows(name: str, weight_name: str, weight: np.ndarray, user: np.ndarray, terms: dict,
                 auto: np.ndarray, da: dict, numeric, tol: _Tolerances, H: int) -> list[Row]:
-    """The whole input gradient, then each gate's term of it (see the module docstring)."""
+    """The whole input gradient, then each gate's term of it (see the package docstring)."""
     whole = _compare(name, user, auto, tol, numeric)
     if not grade(sum(terms.values()), user, tol.atol, tol.rtol).ok:
         # Not a sum of per-gate terms: say so once rather than blame a gate.

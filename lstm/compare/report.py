@@ -28,7 +28,7 @@ class Row:
     quantity: what is compared ('weight_ih', 'x', 'x[:, 2]', 'c_prev', or a forward value such as 'h').
     gate: None for the whole array, else one of GATES.
     part: where the gate's part is ('rows 4:8', 'term da_f @ weight_ih[4:8]'), or '' for a whole array.
-    max_abs, max_rel, ok: the student's value against autograd's (see the module docstring).
+    max_abs, max_rel, ok: the student's value against autograd's (see the package docstring).
     numeric_rel, numeric_ok: autograd against central differences, None where not computed.
     step: the probe's time step in a sequence report (dout non-zero only there), None for the full problem.
     note: why something could not be compared.
