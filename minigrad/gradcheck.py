@@ -28,7 +28,7 @@ import numpy as np
 from minigrad import errors, numeric
 from minigrad.engine import grad as engine_grad
 from minigrad.engine import sum_to
-from minigrad.numeric import OK, SKIPPED, WARNING, WRONG  # noqa: F401 (importable from here since version 1)
+from minigrad.numeric import OK, SKIPPED, WARN_FACTOR, WARNING, WRONG  # noqa: F401 (importable here since v1)
 from minigrad.ops import Max, Relu
 from minigrad.state import enable_grad, no_grad
 from minigrad.tensor import CLOCK, Tensor
@@ -257,7 +257,7 @@ def gradcheck(
         eps: the finite-difference step. atol, rtol: the tolerances (see the module docstring).
         raise_exception: on a mismatch raise `GradcheckError` (True) or return False.
         seed: of the random projection below.
-        verbose: print the table when the check passes too (it is always in the error when it fails).
+        verbose: print the table whenever it is not raised (by default it is shown only in the error).
     Returns:
         True when every entry of every checked input is OK.
     Raises:
@@ -354,15 +354,14 @@ def gradcheck(
         )
         warnings.warn(notes[-1], UserWarning, stacklevel=2)
     bad = [r for r in rows if r.verdict != OK]
-    if bad and not raise_exception:
-        return False
+    raising = bool(bad) and raise_exception
+    if not (raising or verbose):
+        return not bad
     if bad:
         names = ", ".join(f"input {r.label} ({r.verdict})" for r in bad)
         lines = [f"gradcheck: the analytic gradient disagrees with central differences for {names}", ""]
-    elif verbose:
-        lines = ["gradcheck: the analytic gradient agrees with central differences for every input", ""]
     else:
-        return True
+        lines = ["gradcheck: the analytic gradient agrees with central differences for every input", ""]
     lines.append(numeric.text_table(_FN_HEADER, [_row_cells(r, graph=False) for r in rows]))
     lines += ["", *_legend(eps, atol, rtol)]
     if len(outs) == 1 and outs[0].size == 1:
@@ -373,10 +372,10 @@ def gradcheck(
             "analytic and numeric are derivatives of L"
         )
     lines += [f"note: {t}" for t in notes]
-    if bad:
+    if raising:
         raise errors.GradcheckError("\n".join(lines))
     print("\n".join(lines))
-    return True
+    return not bad
 
 
 # -- check_graph ---

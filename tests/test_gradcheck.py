@@ -299,9 +299,14 @@ def test_gradcheck_is_silent_when_it_passes_unless_verbose(capsys):
     assert float(numeric) == pytest.approx(np.cos([0.3, 2.5, -1.0][at]), abs=1e-5)
     assert "OK: |a - n| <= atol or rel <= rtol (atol=1e-05, rtol=0.001)" in out
     # a failing check raises with the same table, verbose or not, and prints nothing
-    with pytest.raises(mg.GradcheckError):
+    with pytest.raises(mg.GradcheckError) as info:
         gradcheck(lambda x: BadSin.apply(x).sum(), x, verbose=True)
     assert capsys.readouterr().out == ""
+    # unless it returns False instead: then verbose prints what the error would have said
+    assert gradcheck(lambda x: BadSin.apply(x).sum(), x, raise_exception=False) is False
+    assert capsys.readouterr().out == ""
+    assert gradcheck(lambda x: BadSin.apply(x).sum(), x, raise_exception=False, verbose=True) is False
+    assert capsys.readouterr().out == str(info.value) + "\n"
 
 
 # -- check_graph ---
