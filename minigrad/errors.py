@@ -50,4 +50,3 @@ class ArgumentTypeError(MinigradError, TypeError):
 def where(op: str, scope: str) -> str:
     """``matmul in lstm/forget_gate`` or just ``matmul``."""
     return f"{op} in {scope}" if scope else op
-
