@@ -164,6 +164,11 @@ class CheckRow:
         return errors.where(self.op, self.scope)
 
     @property
+    def ok(self) -> bool:
+        """Within tolerance, or nothing to compare (SKIPPED)."""
+        return self.verdict in (OK, SKIPPED)
+
+    @property
     def label(self) -> str:
         return f"{self.input} '{self.name}'" if self.name else str(self.input)
 
@@ -396,15 +401,15 @@ class GraphCheckReport:
 
     @property
     def ok(self) -> bool:
-        return all(r.verdict in (OK, SKIPPED) for r in self.rows)
+        return all(r.ok for r in self.rows)
 
     @property
     def first_failure(self) -> CheckRow | None:
-        return next((r for r in self.rows if r.verdict not in (OK, SKIPPED)), None)
+        return next((r for r in self.rows if not r.ok), None)
 
     @property
     def failures(self) -> list[CheckRow]:
-        return [r for r in self.rows if r.verdict not in (OK, SKIPPED)]
+        return [r for r in self.rows if not r.ok]
 
     def headline(self) -> str:
         s = self.settings
@@ -440,7 +445,7 @@ class GraphCheckReport:
         rows = self.rows
         if len(rows) > max_rows:
             failing = self.failures[:max_rows]
-            passing = [r for r in rows if r.verdict in (OK, SKIPPED)][: max_rows - len(failing)]
+            passing = [r for r in rows if r.ok][: max_rows - len(failing)]
             keep = {id(r) for r in failing + passing}
             rows = [r for r in rows if id(r) in keep]
         parts = [f"<p>{html.escape(line)}</p>" for line in self.headline().split("\n")]
