@@ -13,6 +13,8 @@ import threading
 
 import numpy as np
 
+from minigrad import errors
+
 
 class _State(threading.local):
     def __init__(self) -> None:
@@ -25,7 +27,18 @@ class _State(threading.local):
 STATE = _State()
 
 
-class _Decorator:
+class _Restores:
+    """Enter sets a value and exit restores the one before, for each entry: one instance may be entered
+    again while it is active (``with ng: with ng:``) and every exit undoes its own entry."""
+
+    def _push(self, previous) -> None:
+        self.__dict__.setdefault("_saved", []).append(previous)
+
+    def _pop(self):
+        return self._saved.pop()
+
+
+class _Decorator(_Restores):
     """A context manager class whose instances also decorate: ``@mg.no_grad()`` runs the function inside."""
 
     def __call__(self, fn):
@@ -45,11 +58,11 @@ class _GradMode(_Decorator):
     enabled: bool
 
     def __enter__(self) -> None:
-        self._prev = STATE.grad_enabled
+        self._push(STATE.grad_enabled)
         STATE.grad_enabled = self.enabled
 
     def __exit__(self, *exc) -> None:
-        STATE.grad_enabled = self._prev
+        STATE.grad_enabled = self._pop()
 
 
 class no_grad(_GradMode):  # noqa: N801 - PyTorch's name, used as a context manager
@@ -68,7 +81,7 @@ def is_grad_enabled() -> bool:
     return STATE.grad_enabled
 
 
-class scope:  # noqa: N801
+class scope(_Restores):  # noqa: N801
     """Name the ops created inside: ``with mg.scope("forget_gate"): ...``.
 
     Nested scopes join with ``/`` (``lstm/t3/forget_gate``). Drawings cluster ops by scope and error
@@ -77,16 +90,17 @@ class scope:  # noqa: N801
 
     def __init__(self, name: str) -> None:
         if not isinstance(name, str) or not name or "/" in name:
-            raise ValueError(f"scope: name must be a non-empty string without '/', got {name!r}")
+            raise errors.OpError(f"scope: name must be a non-empty string without '/', got {name!r}")
         self.name = name
 
     def __enter__(self) -> str:
-        self._prev = STATE.scope
-        STATE.scope = f"{self._prev}/{self.name}" if self._prev else self.name
+        prev = STATE.scope
+        self._push(prev)
+        STATE.scope = f"{prev}/{self.name}" if prev else self.name
         return STATE.scope
 
     def __exit__(self, *exc) -> None:
-        STATE.scope = self._prev
+        STATE.scope = self._pop()
 
 
 def current_scope() -> str:
@@ -108,18 +122,18 @@ class detect_anomaly(_Decorator):  # noqa: N801
     """
 
     def __enter__(self) -> None:
-        self._prev = STATE.anomaly
+        self._push(STATE.anomaly)
         STATE.anomaly = True
 
     def __exit__(self, *exc) -> None:
-        STATE.anomaly = self._prev
+        STATE.anomaly = self._pop()
 
 
 def set_default_dtype(dtype) -> None:
     """Set the dtype that integer and Python-number data become (float64 unless changed)."""
     dt = np.dtype(dtype)
     if dt.kind != "f":
-        raise TypeError(f"set_default_dtype: expected a floating dtype, got {dt}")
+        raise errors.OpTypeError(f"set_default_dtype: expected a floating dtype, got {dt}")
     STATE.default_dtype = dt
 
 
