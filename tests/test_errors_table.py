@@ -373,6 +373,94 @@ SITUATIONS = {
 }
 
 
+class _TextGrad(mg.Function):
+    op = "text"
+
+    @staticmethod
+    def forward(ctx, x):
+        return 2 * x
+
+    @staticmethod
+    def backward(ctx, g):
+        return "abc"
+
+
+class _Fails(mg.Function):
+    op = "fails"
+
+    @staticmethod
+    def forward(ctx, x):
+        return 2 * x
+
+    @staticmethod
+    def backward(ctx, g):
+        raise ValueError("not written yet")
+
+
+class _SavesOneMinusY(mg.Function):
+    op = "my_sigmoid"
+
+    @staticmethod
+    def forward(ctx, x):
+        y = 1 / (1 + np.exp(-x))
+        ctx.save_for_backward(y, 1 - y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        y, one_minus_y = ctx.saved_tensors
+        return g * y * one_minus_y
+
+
+def _backward_text():
+    with mg.scope("head"):
+        y = _TextGrad.apply(mg.tensor([1.0, 2.0], requires_grad=True))
+    y.sum().backward()
+
+
+def _retry_after_failure():
+    x = mg.tensor([1.0, 2.0], requires_grad=True)
+    loss = (_Fails.apply(x) * x).sum()
+    with pytest.raises(mg.ShapeError):  # the first attempt: fails.backward raises
+        loss.backward()
+    loss.backward()
+
+
+def _derived_saved():
+    x = mg.tensor([0.3], requires_grad=True)
+    mg.grad(_SavesOneMinusY.apply(x).sum(), x, create_graph=True)
+
+
+def _bad_state_values():
+    lin = mg.nn.Linear(2, 2, rng=0)
+    lin.load_state_dict({"weight": np.full((2, 2), np.nan), "bias": ["a", "b"]})
+
+
+def _write_past_the_version():
+    x = mg.tensor([1.0, 2.0], requires_grad=True, name="x")
+    with mg.detect_anomaly(), mg.scope("loss"):
+        y = mg.log(x).sum()
+    x.data[0] = 5.0
+    y.backward()
+
+
+# Rows E40-E51: the engine's hardening (bad operands, gradients and saved values, empty means).
+SITUATIONS |= {
+    "E40": lambda: mg.tensor([1.0, 2.0]) + "a",
+    "E41": lambda: mg.tensor([1, 2], dtype=np.int8) * 1000,
+    "E42": lambda: mg.tensor(np.ones((2, 3))).swapaxes(0, 3),
+    "E43": lambda: (mg.tensor([1.0, 2.0], requires_grad=True) * 2).backward(np.array(["a", "b"])),
+    "E44": _backward_text,
+    "E45": _retry_after_failure,
+    "E46": _derived_saved,
+    "E47": _bad_state_values,
+    "E48": lambda: mg.tensor(np.zeros((2, 0))).mean(axis=1),
+    "E49": lambda: mg.functional.cross_entropy(mg.tensor(np.zeros((0, 3))), np.zeros(0, int)),
+    "E50": _write_past_the_version,
+    "E51": lambda: mg.scope("a/b"),
+}
+
+
 def table_rows() -> dict:
     """{row id: (error class name, message)} from the table of docs/errors.md."""
     rows = {}
