@@ -24,7 +24,9 @@ Write ``backward`` with operators, Tensor/ndarray methods (``sum``, ``reshape``,
 Functions' ``apply``: then the same formula runs on arrays in a normal backward and on Tensors, recorded,
 under ``create_graph=True``, which is what makes higher-order gradients work. ``apply`` called with no
 Tensor argument simply runs ``forward`` and returns an array. Saving an input's array or the output's array
-hands that very Tensor back in ``create_graph`` mode; anything else saved is treated as a constant.
+hands that very Tensor back in ``create_graph`` mode; a floating array derived from them (``1 - y``) would
+come back as a constant and silently drop a term of the higher derivatives, so ``create_graph`` refuses
+it: save the output and compute ``1 - y`` in ``backward``, and keep true constants (a mask) as attributes.
 Do not modify ``grad_output`` in place: it may be shared with other nodes.
 """
 

@@ -117,8 +117,10 @@ class detect_anomaly(_Decorator):  # noqa: N801
     input (name, dtype, shape, range, count of NaN and inf) and whether an input already held one or the
     op made it from finite inputs. Ops that only move values (reshape, transpose, indexing, split,
     concat, broadcast_to) pass a NaN on rather than raise, so NaN in the data is reported at the first op
-    that computes with it. Off by default; when off it costs one attribute read per op, when on a pass
-    over every output and gradient.
+    that computes with it. Each op also takes a checksum of every array it saves, and its backward
+    raises GraphError if one changed by a write the version counter cannot see (``t.data[0] = 1``,
+    ``np.asarray(t)[...] = ...``, ``out=``). Off by default; when off it costs one attribute read per op,
+    when on a pass over every output, gradient and saved array.
     """
 
     def __enter__(self) -> None:
