@@ -29,13 +29,17 @@ STATE = _State()
 
 class _Restores:
     """Enter sets a value and exit restores the one before, for each entry: one instance may be entered
-    again while it is active (``with ng: with ng:``) and every exit undoes its own entry."""
+    again while it is active (``with ng: with ng:``), and in several threads at once, and every exit
+    undoes its own entry (a stack of previous values per thread, not one saved value)."""
 
     def _push(self, previous) -> None:
-        self.__dict__.setdefault("_saved", []).append(previous)
+        local = self.__dict__.setdefault("_local", threading.local())
+        if not hasattr(local, "stack"):
+            local.stack = []
+        local.stack.append(previous)
 
     def _pop(self):
-        return self._saved.pop()
+        return self._local.stack.pop()
 
 
 class _Decorator(_Restores):

@@ -400,3 +400,24 @@ def test_retrying_after_a_backward_raised_says_why_the_values_are_gone():
     y.backward()
     with raises(GraphError, "mul: trying to backward through the graph a second time"):
         y.backward()
+
+
+def test_one_no_grad_instance_shared_by_threads_restores_each_threads_mode():
+    ng = mg.no_grad()
+    inside, entered, results = threading.Event(), threading.Event(), []
+
+    def first():
+        with ng:
+            entered.set()
+            inside.wait(5)
+        results.append(mg.is_grad_enabled())
+
+    t = threading.Thread(target=first)
+    t.start()
+    entered.wait(5)
+    with mg.no_grad():
+        with ng:  # entered here, with grad mode off, while the other thread is still inside
+            inside.set()
+            t.join()
+        results.append(mg.is_grad_enabled())
+    assert results == [True, False]  # each thread got its own previous mode back
