@@ -33,13 +33,18 @@ class _Restores:
     undoes its own entry (a stack of previous values per thread, not one saved value)."""
 
     def _push(self, previous) -> None:
-        local = self.__dict__.setdefault("_local", threading.local())
-        if not hasattr(local, "stack"):
-            local.stack = []
-        local.stack.append(previous)
+        entry = (threading.get_ident(), previous)
+        try:
+            self._stack.append(entry)
+        except AttributeError:  # the first entry (a plain list: cheaper than a threading.local per scope)
+            self._stack = [entry]
 
     def _pop(self):
-        return self._local.stack.pop()
+        me, stack = threading.get_ident(), self.__dict__.get("_stack", ())
+        for i in range(len(stack) - 1, -1, -1):  # this thread's latest entry, almost always the last
+            if stack[i][0] == me:
+                return stack.pop(i)[1]
+        raise errors.GraphError(f"{type(self).__name__}: exited more often than it was entered")
 
 
 class _Decorator(_Restores):

@@ -245,6 +245,8 @@ def test_one_scope_instance_entered_twice_restores_the_scope():
             assert mg.state.current_scope() == "a/a"
         assert mg.state.current_scope() == "a"
     assert mg.state.current_scope() == ""
+    with raises(GraphError, "scope: exited more often than it was entered"):
+        s.__exit__(None, None, None)
 
 
 def test_one_detect_anomaly_instance_entered_twice_restores_the_mode():

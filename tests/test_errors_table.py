@@ -458,6 +458,7 @@ SITUATIONS |= {
     "E49": lambda: mg.functional.cross_entropy(mg.tensor(np.zeros((0, 3))), np.zeros(0, int)),
     "E50": _write_past_the_version,
     "E51": lambda: mg.scope("a/b"),
+    "E52": lambda: mg.scope("a").__exit__(None, None, None),
 }
 
 
