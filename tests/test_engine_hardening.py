@@ -10,6 +10,7 @@ import threading
 
 import numpy as np
 import pytest
+from strategies import numerical_grad
 
 import minigrad as mg
 from minigrad import functional as F
@@ -19,17 +20,6 @@ from minigrad.errors import GraphError
 def raises(cls, text: str):
     """pytest.raises for a message that starts with ``text`` (literally)."""
     return pytest.raises(cls, match="^" + re.escape(text))
-
-
-def numeric_grad(f, x: np.ndarray, eps: float = 1e-6) -> np.ndarray:
-    """Central differences of a scalar function of an array."""
-    g = np.zeros_like(x)
-    for i in np.ndindex(x.shape):
-        xp, xm = x.copy(), x.copy()
-        xp[i] += eps
-        xm[i] -= eps
-        g[i] = (f(xp) - f(xm)) / (2 * eps)
-    return g
 
 
 # -- item 11: NumPy's promotion, never a silent truncation ---
@@ -73,8 +63,9 @@ def test_gradients_of_a_tensor_exponent_against_finite_differences_and_the_formu
     x = mg.tensor(xa, requires_grad=True)
     p = mg.tensor(pa, requires_grad=True)
     (x**p).sum().backward()
-    np.testing.assert_allclose(x.grad.data, numeric_grad(lambda v: (v**pa).sum(), xa), rtol=1e-6)
-    np.testing.assert_allclose(p.grad.data, numeric_grad(lambda v: (xa**v).sum(), pa), rtol=1e-6)
+    num_x, num_p = numerical_grad(lambda u, v: (u**v).sum(), [xa, pa])
+    np.testing.assert_allclose(x.grad.data, num_x, rtol=1e-6)
+    np.testing.assert_allclose(p.grad.data, num_p, rtol=1e-6)
     # hand-derived: d/dx = p x^(p-1), d/dp = x^p log x, summed over the broadcast axes
     np.testing.assert_allclose(x.grad.data, (pa * xa ** (pa - 1)).sum(0, keepdims=True), rtol=1e-12)
     np.testing.assert_allclose(p.grad.data, (xa**pa * np.log(xa)).sum(1, keepdims=True), rtol=1e-12)
@@ -137,7 +128,7 @@ def test_backward_in_four_threads_on_a_shared_parameter_loses_no_update():
 
 
 # -- item 14: a derived array saved by a user Function, under create_graph ---
-class SigmoidSavingOneMinusY(mg.Function):
+class SigmoidSavingOneMinusY(mg.Function):  # also the example of row E46
     @staticmethod
     def forward(ctx, x):
         y = 1 / (1 + np.exp(-x))
@@ -346,7 +337,7 @@ def test_a_grad_argument_of_strings_is_refused_by_backward():
         (x * 2).sum().backward(1j)
 
 
-class ReturnsText(mg.Function):
+class ReturnsText(mg.Function):  # also the example of row E44 of docs/errors.md
     op = "text"
 
     @staticmethod
@@ -368,7 +359,7 @@ class ReturnsGenerator(mg.Function):
         return (v for v in [g])
 
 
-class Raises(mg.Function):
+class Raises(mg.Function):  # also the example of row E45
     @staticmethod
     def forward(ctx, x):
         return 2 * x

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from test_engine_hardening import Raises, ReturnsText, SigmoidSavingOneMinusY
 
 import lstm
 import minigrad as mg
@@ -373,62 +374,23 @@ SITUATIONS = {
 }
 
 
-class _TextGrad(mg.Function):
-    op = "text"
-
-    @staticmethod
-    def forward(ctx, x):
-        return 2 * x
-
-    @staticmethod
-    def backward(ctx, g):
-        return "abc"
-
-
-class _Fails(mg.Function):
-    op = "fails"
-
-    @staticmethod
-    def forward(ctx, x):
-        return 2 * x
-
-    @staticmethod
-    def backward(ctx, g):
-        raise ValueError("not written yet")
-
-
-class _SavesOneMinusY(mg.Function):
-    op = "my_sigmoid"
-
-    @staticmethod
-    def forward(ctx, x):
-        y = 1 / (1 + np.exp(-x))
-        ctx.save_for_backward(y, 1 - y)
-        return y
-
-    @staticmethod
-    def backward(ctx, g):
-        y, one_minus_y = ctx.saved_tensors
-        return g * y * one_minus_y
-
-
 def _backward_text():
     with mg.scope("head"):
-        y = _TextGrad.apply(mg.tensor([1.0, 2.0], requires_grad=True))
+        y = ReturnsText.apply(mg.tensor([1.0, 2.0], requires_grad=True))
     y.sum().backward()
 
 
 def _retry_after_failure():
     x = mg.tensor([1.0, 2.0], requires_grad=True)
-    loss = (_Fails.apply(x) * x).sum()
-    with pytest.raises(mg.ShapeError):  # the first attempt: fails.backward raises
+    loss = (Raises.apply(x) * x).sum()
+    with pytest.raises(mg.ShapeError):  # the first attempt: Raises.backward raises
         loss.backward()
     loss.backward()
 
 
 def _derived_saved():
     x = mg.tensor([0.3], requires_grad=True)
-    mg.grad(_SavesOneMinusY.apply(x).sum(), x, create_graph=True)
+    mg.grad(SigmoidSavingOneMinusY.apply(x).sum(), x, create_graph=True)
 
 
 def _bad_state_values():
