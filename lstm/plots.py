@@ -23,14 +23,18 @@ def _pyplot():
 
 
 def smooth(values, window: int = 25) -> np.ndarray:
-    """Running mean over ``window`` points (shorter at the start), for a readable loss curve."""
+    """Mean over a window of ``window`` points centred on each point, for a readable loss curve.
+
+    Near either end the window shrinks evenly to stay centred (the first and last points are their own
+    mean), so the smoothed curve never lags behind a loss that is still falling: a trailing window drawn
+    at its end would show where the loss was half a window ago.
+    """
     v = np.asarray(values, dtype=float)
-    if v.size == 0:
-        return v
     c = np.cumsum(np.insert(v, 0, 0.0))
-    idx = np.arange(1, v.size + 1)
-    lo = np.maximum(idx - window, 0)
-    return (c[idx] - c[lo]) / (idx - lo)
+    idx = np.arange(v.size)
+    half = np.minimum(np.minimum(idx, v.size - 1 - idx), window // 2)
+    lo, hi = idx - half, idx + half + 1
+    return (c[hi] - c[lo]) / (hi - lo)
 
 
 def plot_losses(metrics: dict, path=None, title: str | None = None):

@@ -59,11 +59,16 @@ def test_graph_writes_one_gate(tmp_path, capsys):
     assert "forget_gate" in dot and "input_gate" not in dot
 
 
-def test_gradcheck_command_prints_the_table(capsys):
+def test_gradcheck_command_prints_the_verdict_and_the_table_with_verbose(capsys):
     code, stdout, _ = _run(["gradcheck"], capsys)
     assert code == 0
     assert "mg.gradcheck of a 5-step LSTM layer" in stdout and "OK" in stdout
-    assert "weight_hh" in stdout
+    assert "(hand-derived): B=2, T=5, I=3, H=4, float64, seed 0: PASS" in stdout
+    assert "weight_hh" not in stdout and len(stdout.splitlines()) <= 5
+    assert "lstm gradcheck --verbose" in stdout
+    code, stdout, _ = _run(["gradcheck", "--verbose"], capsys)
+    assert code == 0
+    assert "weight_hh" in stdout and "t=4" in stdout and len(stdout.splitlines()) > 30
 
 
 @pytest.mark.parametrize(
