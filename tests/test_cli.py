@@ -281,3 +281,6 @@ def test_graph_draws_a_trained_checkpoint(tmp_path, capsys):
     err = _one_line_error(["graph", "--checkpoint", str(tmp_path / "none.npz"), "--format", "dot",
                            "--out", str(path)], capsys)
     assert "lstm graph: error: checkpoint" in err and "no such file" in err
+    err = _one_line_error(["graph", "--checkpoint", str(ckpt), "--steps", "500", "--format", "dot",
+                           "--out", str(path)], capsys)
+    assert f"lstm graph: error: --steps 500: the sequences of {ckpt}'s task have only" in err
