@@ -107,10 +107,10 @@ print(h.hexdigest())')
         say "dependencies up to date (the test install covers the run)"
         return 0
     fi
-    say "installing the project and its $extra dependencies into $VENV"
+    say "installing the project and its $extra dependencies into $VENV (a few minutes the first time)"
     rm -f "$STAMP.$extra"
     "$PY" -m pip install --disable-pip-version-check --progress-bar off -q --upgrade pip
-    "$PY" -m pip install --disable-pip-version-check --progress-bar off -e ".[$extra]"
+    "$PY" -m pip install --disable-pip-version-check --progress-bar off -q -e ".[$extra]"
     echo "$want" >"$STAMP.$extra"
 }
 
