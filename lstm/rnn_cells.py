@@ -93,9 +93,9 @@ class GRUCell(_RecurrentCell):
         h = (1 - z) * n + z * h_prev                            hidden state   (B, H)
 
     W_* (I, H) are the H-row blocks of weight_ih (3H, I) transposed, U_* (H, H) those of weight_hh
-    (3H, H), b_i* blocks of bias_ih (3H,), b_h* of bias_hh (3H,). The reset gate scales the recurrent term *after* its matrix product, so b_hn
-    stays inside r * (...) and cannot be merged with b_in. Scopes: reset_gate, update_gate,
-    candidate, hidden_state. Init as for `RNNCell`.
+    (3H, H), b_i* blocks of bias_ih (3H,), b_h* of bias_hh (3H,). The reset gate scales the recurrent
+    term *after* its matrix product, so b_hn stays inside r * (...) and cannot be merged with b_in.
+    Scopes: reset_gate, update_gate, candidate, hidden_state. Init as for `RNNCell`.
     """
 
     blocks = 3
