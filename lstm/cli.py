@@ -50,8 +50,8 @@ def _positive_float(text: str) -> float:
 
 EXAMPLES = """\
 examples, one per command:
-  python -m lstm train --task adding --seq-len 30 --hidden 32 --forget-bias 5 --steps 1000 --no-pictures
-        learn the adding problem on short sequences (about a minute); ends saying whether it beat the
+  python -m lstm train --task adding --seq-len 22 --hidden 32 --forget-bias 5 --lr 0.01 --steps 500
+        learn the adding problem on short sequences (about 20 seconds); ends saying whether it beat the
         trivial baseline (always answering the mean)
   python -m lstm sample --checkpoint runs/<run>/checkpoint.npz --length 200 --temperature 0.7
         write 200 characters with a trained character model
