@@ -23,16 +23,17 @@ def _pyplot():
 
 
 def smooth(values, window: int = 25) -> np.ndarray:
-    """Mean over a window of ``window`` points centred on each point, for a readable loss curve.
+    """Mean over a window of up to ``window`` points centred on each point, for a readable loss curve.
 
-    Near either end the window shrinks evenly to stay centred (the first and last points are their own
-    mean), so the smoothed curve never lags behind a loss that is still falling: a trailing window drawn
-    at its end would show where the loss was half a window ago.
+    Centred, so the smoothed curve does not lag behind a loss that is still falling (a trailing window
+    drawn at its end shows where the loss was half a window ago). Point k averages k - r .. k + r, with
+    r at most ``window // 2``, at most k // 4 (early on the loss can halve within a few steps, and a
+    window reaching across that bend would sit above the curve), and at most the points left after k.
     """
     v = np.asarray(values, dtype=float)
     c = np.cumsum(np.insert(v, 0, 0.0))
     idx = np.arange(v.size)
-    half = np.minimum(np.minimum(idx, v.size - 1 - idx), window // 2)
+    half = np.minimum(np.minimum(idx // 4, v.size - 1 - idx), window // 2)
     lo, hi = idx - half, idx + half + 1
     return (c[hi] - c[lo]) / (hi - lo)
 
