@@ -4,6 +4,9 @@
 #   bash setup.sh run [ARGS...]    train the LSTM; ARGS go to `python -m lstm train`
 #   bash setup.sh test [ARGS...]   lint, then run every test; ARGS go to pytest
 #
+# `run` installs what training and the notebooks need (the `notebooks` extra); `test` adds the
+# development tools (the `dev` extra: pytest, hypothesis, ruff, ...).
+#
 # Needs only Python 3.10+ on the PATH (or PYTHON=/path/to/python). On Debian and Ubuntu it installs what is
 # missing with apt-get (python3-venv, graphviz), through sudo when not root. The pip install is skipped
 # while pyproject.toml is unchanged, so a second run starts at once.
@@ -87,22 +90,28 @@ ensure_dot() {
     fi
 }
 
-# Reinstalls when pyproject.toml, the interpreter or the checkout's location changed since the last install.
+# Installs the project with the extra $1 (notebooks or dev). The stamp of an extra records what it was
+# installed from; it is redone when pyproject.toml, the interpreter or the checkout's location changed.
+# dev includes notebooks, so after `test` a `run` installs nothing.
 ensure_installed() {
-    local want
+    local extra=$1 want
     want=$("$PY" -c 'import hashlib, os, sys
 h = hashlib.sha256(open("pyproject.toml", "rb").read())
 h.update(f"{sys.version}\n{os.getcwd()}".encode())
 print(h.hexdigest())')
-    if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$want" ]; then
+    if [ -f "$STAMP.$extra" ] && [ "$(cat "$STAMP.$extra")" = "$want" ]; then
         say "dependencies up to date (pyproject.toml unchanged)"
         return 0
     fi
-    say "installing the project and its dev dependencies into $VENV"
-    rm -f "$STAMP"
+    if [ "$extra" = notebooks ] && [ -f "$STAMP.dev" ] && [ "$(cat "$STAMP.dev")" = "$want" ]; then
+        say "dependencies up to date (the test install covers the run)"
+        return 0
+    fi
+    say "installing the project and its $extra dependencies into $VENV (a few minutes the first time)"
+    rm -f "$STAMP.$extra"
     "$PY" -m pip install --disable-pip-version-check --progress-bar off -q --upgrade pip
-    "$PY" -m pip install --disable-pip-version-check --progress-bar off -e ".[dev]"
-    echo "$want" >"$STAMP"
+    "$PY" -m pip install --disable-pip-version-check --progress-bar off -q -e ".[$extra]"
+    echo "$want" >"$STAMP.$extra"
 }
 
 run_tests() {
@@ -134,7 +143,10 @@ main() {
     esac
     ensure_venv
     ensure_dot
-    ensure_installed
+    case "$cmd" in
+        run) ensure_installed notebooks ;;
+        test) ensure_installed dev ;;
+    esac
     case "$cmd" in
         run) exec "$PY" -m lstm train "$@" ;;
         test) run_tests "$@" ;;

@@ -10,16 +10,22 @@ Where things are:
     rnn_cells.py   `RNNCell`, `GRUCell`: the simpler recurrent cells, built the same way
     layer.py       `LSTM`: cells stacked and run over a sequence, PyTorch's parameter names
     reference.py   the hand-derived NumPy LSTM, forward and backward, the ground truth
+    compare        a student's hand-derived gradients against autograd, gate by gate
     convert.py     weight layouts: PyTorch, Keras, cs231n
     tasks/         seeded training tasks (adding problem, temporal order, Reber grammar, copying, text)
+    models.py      `SequenceModel`: an LSTM with a linear readout, for the tasks
+    train.py       training by backpropagation through time; sampling.py, plots.py: text and pictures
+
+Every module above is imported with the package, so ``lstm.compare`` or ``lstm.plots`` works after a plain
+``import lstm``; none of them imports matplotlib or tqdm until a function needs it.
 """
 
-from lstm import convert, reference, tasks
+from lstm import compare, convert, models, plots, reference, sampling, tasks, train
 from lstm.layer import LSTM
 from lstm.lstm_cell import GateWeights, LSTMCell, LSTMStep, LSTMWeights
 from lstm.rnn_cells import GRUCell, RNNCell
 
 __all__ = [
-    "GRUCell", "GateWeights", "LSTM", "LSTMCell", "LSTMStep", "LSTMWeights", "RNNCell", "convert",
-    "reference", "tasks",
+    "GRUCell", "GateWeights", "LSTM", "LSTMCell", "LSTMStep", "LSTMWeights", "RNNCell", "compare",
+    "convert", "models", "plots", "reference", "sampling", "tasks", "train",
 ]  # fmt: skip

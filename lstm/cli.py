@@ -48,59 +48,155 @@ def _positive_float(text: str) -> float:
     return value
 
 
+EXAMPLES = """\
+examples, one per command:
+  python -m lstm train --task adding --seq-len 22 --hidden 32 --forget-bias 5 --lr 0.01 --steps 500
+        learn the adding problem on short sequences (about 20 seconds); ends saying whether it beat the
+        trivial baseline (always answering the mean)
+  python -m lstm sample --checkpoint runs/<run>/checkpoint.npz --length 200 --temperature 0.7
+        write 200 characters with a trained character model
+  python -m lstm graph --gate forget --steps 2
+        draw the forget gate of a 2-step LSTM as lstm_forget.svg
+  python -m lstm gradcheck --verbose
+        check the LSTM's gradients against central differences and the hand-derived NumPy LSTM
+
+`python -m lstm COMMAND --help` explains every option of a command."""
+
+POSITIVE_INT = "a positive integer"
+POSITIVE = "a positive number"
+
+
+def _help(what: str, accepts: str | None = None, default: str = "%(default)s") -> str:
+    """An option's help: what it does, then what it accepts and its default, in the same words everywhere."""
+    return f"{what} ({accepts}; default: {default})" if accepts else f"{what} (default: {default})"
+
+
 def build_parser() -> argparse.ArgumentParser:
     from lstm.tasks import TASKS
 
-    p = _Parser(prog="lstm", description="Train, sample and draw LSTMs built from minigrad's ops.")
+    p = _Parser(prog="lstm", description="Train, sample and draw LSTMs built from minigrad's ops.",
+                epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    t = sub.add_parser("train", help="train a model on a task (default: the character model)")
-    t.add_argument("--task", default="chars", choices=sorted(TASKS))
-    t.add_argument("--text", type=Path, help="chars: train on this UTF-8 file instead of the shipped text")
-    t.add_argument("--hidden", type=_positive_int, default=128)
-    t.add_argument("--layers", type=_positive_int, default=1)
-    t.add_argument("--seq-len", type=_positive_int, default=64, help="chars: window; adding: minimum T")
-    t.add_argument("--bptt", type=_positive_int, help="truncate backpropagation every K steps")
-    t.add_argument("--batch", type=_positive_int, default=32)
-    t.add_argument("--steps", type=_positive_int, default=1500)
-    t.add_argument("--lr", type=_positive_float, default=3e-3)
-    t.add_argument("--optimizer", choices=("adam", "sgd"), default="adam")
-    t.add_argument("--clip", type=_positive_float, default=1.0, help="clip the gradients' global norm")
-    t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--forget-bias", type=float, default=1.0)
-    t.add_argument("--eval-every", type=_positive_int, default=250)
-    t.add_argument("--fused", action="store_true", help="one hand-derived op per LSTM step (faster)")
-    t.add_argument("--checkpoint", type=Path, help="checkpoint file (default: OUT/checkpoint.npz)")
-    t.add_argument("--checkpoint-every", type=_positive_int, default=0)
-    t.add_argument("--resume", action="store_true", help="continue from --checkpoint if it exists")
-    t.add_argument("--metrics-out", type=Path, help="also write the metrics JSON here")
-    t.add_argument("--out", type=Path, help="output folder (default: runs/<timestamp>)")
-    t.add_argument("--temperature", type=float, default=0.8, help="chars: temperature of the samples")
-    t.add_argument("--no-progress", action="store_true")
-    t.add_argument("--no-pictures", action="store_true", help="skip the loss curve and gate graphs")
-    t.add_argument("--threads", type=_positive_int, default=1,
-                   help="BLAS threads (1 is fastest for these matrix sizes, and steady on a busy machine)")
+    t = sub.add_parser("train", help="train a model on a task (default: the character model)",
+                       description="Train an LSTM with a linear readout on a task, evaluating on held-out "
+                                   "data; writes a checkpoint, the metrics, a loss curve and gate drawings.")
+    tasks = ", ".join(sorted(TASKS))
+    t.add_argument("--task", default="chars", choices=sorted(TASKS), metavar="TASK",
+                   help=_help("what to learn: adding (the sum of two marked numbers), temporal_order "
+                              "(the order of two marked symbols), reber (the embedded Reber grammar), copy "
+                              "(repeat a sequence after a gap), chars (the next character of a text)",
+                              f"one of {tasks}"))
+    t.add_argument("--text", type=Path, metavar="FILE",
+                   help=_help("chars: train on this UTF-8 text file", "a path",
+                              "the 47 KB text shipped in lstm/data"))
+    t.add_argument("--hidden", type=_positive_int, default=128, metavar="H",
+                   help=_help("hidden units (the size of h and c) of each LSTM layer", POSITIVE_INT))
+    t.add_argument("--layers", type=_positive_int, default=1, metavar="N",
+                   help=_help("LSTM layers stacked on each other", POSITIVE_INT))
+    t.add_argument("--seq-len", type=_positive_int, default=64, metavar="T",
+                   help=_help("chars: characters per training window; adding: the shortest sequence "
+                              "length T (sequences have T to T + T/10 steps)",
+                              f"{POSITIVE_INT}; adding needs >= 22"))
+    t.add_argument("--bptt", type=_positive_int, metavar="K",
+                   help=_help("truncate backpropagation through time: cut each sequence into chunks of K "
+                              "steps and stop gradients between chunks", POSITIVE_INT,
+                              "full BPTT over the whole sequence"))
+    t.add_argument("--batch", type=_positive_int, default=32, metavar="B",
+                   help=_help("sequences per training step", POSITIVE_INT))
+    t.add_argument("--steps", type=_positive_int, default=1500, metavar="N",
+                   help=_help("training steps, one batch each", POSITIVE_INT))
+    t.add_argument("--lr", type=_positive_float, default=3e-3, metavar="LR",
+                   help=_help("learning rate", POSITIVE))
+    t.add_argument("--optimizer", choices=("adam", "sgd"), default="adam",
+                   help=_help("the optimizer: Adam, or SGD with momentum 0.9", "adam or sgd"))
+    t.add_argument("--clip", type=_positive_float, default=1.0, metavar="NORM",
+                   help=_help("scale the gradients down when their global norm exceeds NORM", POSITIVE))
+    t.add_argument("--seed", type=int, default=0,
+                   help=_help("seed of the initial weights and the batches: the same seed gives the same run",
+                              "any integer"))
+    t.add_argument("--forget-bias", type=float, default=1.0, metavar="BIAS",
+                   help=_help("initial bias of the forget gate; a large one (5) makes the cells keep their "
+                              "state from the first step, which long-range tasks need", "any number"))
+    t.add_argument("--eval-every", type=_positive_int, default=250, metavar="N",
+                   help=_help("score the model on held-out data every N steps and at the end", POSITIVE_INT))
+    t.add_argument("--fused", action="store_true",
+                   help="run each LSTM step as one hand-derived op: faster, same results (default: off, the "
+                        "primitive ops)")
+    t.add_argument("--checkpoint", type=Path, metavar="FILE",
+                   help=_help("checkpoint file to write (and to read with --resume)", "a path",
+                              "OUT/checkpoint.npz"))
+    t.add_argument("--checkpoint-every", type=_positive_int, default=0, metavar="N",
+                   help=_help("also save the checkpoint every N steps", POSITIVE_INT, "only at the end"))
+    t.add_argument("--resume", action="store_true",
+                   help="continue from the checkpoint if it exists: same weights, optimizer state, step and "
+                        "random state, so the result equals one uninterrupted run (default: off, start "
+                        "afresh)")
+    t.add_argument("--metrics-out", type=Path, metavar="FILE",
+                   help=_help("also write the metrics JSON to FILE", "a path", "only OUT/metrics.json"))
+    t.add_argument("--out", type=Path, metavar="OUT",
+                   help=_help("folder for the checkpoint, metrics, loss curve and gate drawings", "a path",
+                              "runs/<date>-<time>"))
+    t.add_argument("--temperature", type=_positive_float, default=0.8, metavar="TEMP",
+                   help=_help("chars: temperature of the samples printed at each evaluation; lower is more "
+                              "predictable, higher more varied", POSITIVE))
+    t.add_argument("--no-progress", action="store_true",
+                   help="hide the progress bar, e.g. when writing to a log file (default: off, shown)")
+    t.add_argument("--no-pictures", action="store_true",
+                   help="skip the loss curve and the gate drawings (default: off, drawn)")
+    t.add_argument("--threads", type=_positive_int, default=1, metavar="N",
+                   help=_help("BLAS threads: 1 is fastest for these matrix sizes, and steady on a busy "
+                              "machine", POSITIVE_INT))
     t.set_defaults(func=cmd_train)
 
-    s = sub.add_parser("sample", help="generate text from a character-model checkpoint")
-    s.add_argument("--checkpoint", type=Path, required=True)
-    s.add_argument("--length", type=_positive_int, default=300)
-    s.add_argument("--temperature", type=float, default=0.8)
-    s.add_argument("--prime", default="\n")
-    s.add_argument("--seed", type=int, default=0)
+    s = sub.add_parser("sample", help="generate text from a character-model checkpoint",
+                       description="Generate text with a character model trained by `train --task chars`.")
+    s.add_argument("--checkpoint", type=Path, required=True, metavar="FILE",
+                   help="a chars model's checkpoint, e.g. runs/<run>/checkpoint.npz (required)")
+    s.add_argument("--length", type=_positive_int, default=300, metavar="N",
+                   help=_help("characters to generate", POSITIVE_INT))
+    s.add_argument("--temperature", type=_positive_float, default=0.8, metavar="TEMP",
+                   help=_help("divides the logits before sampling: lower is more predictable, higher more "
+                              "varied", POSITIVE))
+    s.add_argument("--prime", default="\n", metavar="TEXT",
+                   help=_help("text the model reads before generating; it is printed first", "any text",
+                              "a newline"))
+    s.add_argument("--seed", type=int, default=0,
+                   help=_help("seed of the sampling: the same seed gives the same text", "any integer"))
     s.set_defaults(func=cmd_sample)
 
-    g = sub.add_parser("graph", help="draw an LSTM step (or an unrolled sequence) gate by gate")
-    g.add_argument("--gate", choices=[*GATES, "all"], default="all")
-    g.add_argument("--steps", type=_positive_int, default=1, help="time steps to unroll")
-    g.add_argument("--format", choices=("svg", "png", "dot"), default="svg")
-    g.add_argument("--out", type=Path, help="output file (default: lstm_<gate>.<format>)")
-    g.add_argument("--input-size", type=_positive_int, default=3)
-    g.add_argument("--hidden", type=_positive_int, default=4)
+    g = sub.add_parser("graph", help="draw an LSTM step (or an unrolled sequence) gate by gate",
+                       description="Draw the computation graph of an LSTM, one gate or a whole step, with "
+                                   "Graphviz: a fresh random LSTM, or a trained one with --checkpoint.")
+    g.add_argument("--gate", choices=[*GATES, "all"], default="all",
+                   help=_help("the part to draw: one gate (cell is the candidate g), the cell or hidden "
+                              "state update, or all of it", f"one of {', '.join([*GATES, 'all'])}"))
+    g.add_argument("--steps", type=_positive_int, default=1, metavar="T",
+                   help=_help("time steps to unroll", POSITIVE_INT))
+    g.add_argument("--format", choices=("svg", "png", "dot"), default="svg",
+                   help=_help("svg or png (needs Graphviz's dot program), or dot (the DOT text)",
+                              "svg, png or dot"))
+    g.add_argument("--out", type=Path, metavar="FILE",
+                   help=_help("output file", "a path", "lstm_<gate>.<format>"))
+    g.add_argument("--input-size", type=_positive_int, default=3, metavar="I",
+                   help=_help("features per input step of the random LSTM", POSITIVE_INT))
+    g.add_argument("--hidden", type=_positive_int, default=4, metavar="H",
+                   help=_help("hidden units of the random LSTM", POSITIVE_INT))
+    g.add_argument("--checkpoint", type=Path, metavar="FILE",
+                   help=_help("draw this trained model's LSTM on an input of its task instead "
+                              "(its sizes replace --input-size and --hidden)",
+                              "a checkpoint written by train", "a random LSTM"))
     g.set_defaults(func=cmd_graph)
 
-    c = sub.add_parser("gradcheck", help="check the engine's and the LSTM's gradients and print tables")
-    c.add_argument("--seed", type=int, default=0)
+    c = sub.add_parser("gradcheck", help="check the engine's and the LSTM's gradients",
+                       description="Check a 5-step LSTM layer's gradients against central differences "
+                                   "(mg.gradcheck) and the hand-derived NumPy LSTM (lstm.compare); prints "
+                                   "the verdict, and the full tables with --verbose.")
+    c.add_argument("--seed", type=int, default=0,
+                   help=_help("seed of the random LSTM, its input and the upstream gradients", "any integer"))
+    c.add_argument("--verbose", action="store_true",
+                   help="also print the full tables: every parameter and gate, and every time step "
+                        "(default: off, the verdict only)")
     c.set_defaults(func=cmd_gradcheck)
     return p
 
@@ -135,28 +231,58 @@ def cmd_train(args) -> int:
     with threadpool_limits(args.threads):
         result = train(config, out_dir=out, checkpoint=args.checkpoint, resume=args.resume,
                        progress=not args.no_progress, on_eval=on_eval)
-    metrics = result.metrics()
-    print("final: " + format_metrics({k: v for k, v in metrics.items()
-                                       if not isinstance(v, (list, dict))}), flush=True)
+    metrics = {k: v for k, v in result.metrics().items() if not isinstance(v, (list, dict, bool))}
+    print("final: " + format_metrics(metrics, result.baseline), flush=True)
+    print(_verdict(result), flush=True)
+    written = [
+        (args.checkpoint or out / "checkpoint.npz",
+         "the trained weights, optimizer state and step (for --resume, sample, graph --checkpoint)"),
+        (out / "metrics.json", "the configuration, the loss of every step, every evaluation, the baseline"),
+    ]
     if args.metrics_out is not None:
         write_metrics(result, args.metrics_out)
+        written.append((args.metrics_out, "a copy of metrics.json (--metrics-out)"))
     if not args.no_pictures:
-        _pictures(result, out)
-    print(f"wrote {out}/", flush=True)
+        written += _pictures(result, out)
+    _list_files(out, written)
     return 0
 
 
-def _pictures(result, out: Path) -> None:
+def _list_files(out: Path, written: list[tuple[Path, str]]) -> None:
+    """``wrote OUT/:`` and one line per file, what it is; paths inside OUT are shown relative to it."""
+    names = [str(p.relative_to(out)) if p.is_relative_to(out) else str(p) for p, _ in written]
+    width = max(map(len, names))
+    print(f"wrote {out}/:", flush=True)
+    for name, (_, what) in zip(names, written):
+        print(f"  {name:<{width}}  {what}", flush=True)
+
+
+def _verdict(result) -> str:
+    """One line: whether the run beat the task's trivial predictor on the task's headline metric."""
+    task, key = result.task, result.task.headline
+    ours, theirs = result.evals[-1][key], result.baseline[key]
+    against = f"{key} {ours:.4g} against {theirs:.4g} for {task.baseline_name}"
+    if result.beat_baseline():
+        return f"beat the baseline: {against}"
+    return f"did NOT beat the baseline: {against}; it has not learned the task yet (try more --steps)"
+
+
+def _pictures(result, out: Path) -> list[tuple[Path, str]]:
+    """Draw the loss curve and one time step's gate graphs; returns each file written and what it is."""
     from lstm.plots import plot_losses
 
     plot_losses(result.metrics(), out / "loss.png")
+    written = [(out / "loss.png", "the training loss (raw and smoothed) and the held-out loss, by step")]
     x = result.task.batch(1, np.random.default_rng(0)).x[:, :1]
     try:
         for gate, scope in GATES.items():
-            _draw_step(result.model.lstm, x, scope, out / "gates" / f"{gate}.svg")
-        _draw_step(result.model.lstm, x, None, out / "gates" / "step.svg")
+            path = _draw_step(result.model.lstm, x, scope, out / "gates" / f"{gate}.svg")
+            written.append((Path(path), f"the graph of one time step's {scope.replace('_', ' ')}"))
+        path = _draw_step(result.model.lstm, x, None, out / "gates" / "step.svg")
+        written.append((Path(path), "the graph of one whole time step, every gate"))
     except RuntimeError as e:  # no Graphviz: the run itself succeeded
         print(f"gate graphs skipped: {e}", file=sys.stderr)
+    return written
 
 
 def _draw_step(layer, x, scope, path: Path, fmt: str = "svg"):
@@ -181,27 +307,48 @@ def _draw_step(layer, x, scope, path: Path, fmt: str = "svg"):
     return graph.render(path, format=fmt, cleanup=True)
 
 
-def cmd_sample(args) -> int:
+def _load_model(path: Path):
+    """The config, task and model of a checkpoint written by ``train``."""
     from lstm.checkpoint import load_checkpoint
-    from lstm.sampling import sample
     from lstm.train import TrainConfig, build_model, build_task
 
-    ckpt = load_checkpoint(args.checkpoint)
+    ckpt = load_checkpoint(path)
     config = TrainConfig.from_dict(ckpt.config)
-    if config.task != "chars" or not config.vocab:
-        raise ValueError(f"{args.checkpoint} is a {config.task!r} model; only a chars model can sample text")
     task = build_task(config)
     model = build_model(config, task, np.random.default_rng(0))
     model.load_state_dict(ckpt.params)
+    return config, task, model
+
+
+def cmd_sample(args) -> int:
+    from lstm.sampling import sample
+
+    config, _, model = _load_model(args.checkpoint)
+    if config.task != "chars" or not config.vocab:
+        raise ValueError(f"{args.checkpoint} is a {config.task!r} model; only a chars model can sample text")
     print(args.prime + sample(model, config.vocab, args.length, args.temperature, args.prime, args.seed))
     return 0
 
 
-def cmd_graph(args) -> int:
+def _graph_layer(args):
+    """The LSTM to draw and an input of ``args.steps`` steps for it: a trained model's LSTM on a
+    sequence of its task (``--checkpoint``), or a fresh random layer on random numbers."""
     from lstm.layer import LSTM
 
-    layer = LSTM(args.input_size, args.hidden, rng=0, forget_bias=1.0)
-    x = np.random.default_rng(0).standard_normal((1, args.steps, args.input_size))
+    rng = np.random.default_rng(0)
+    if args.checkpoint is None:
+        layer = LSTM(args.input_size, args.hidden, rng=0, forget_bias=1.0)
+        return layer, rng.standard_normal((1, args.steps, args.input_size))
+    _, task, model = _load_model(args.checkpoint)
+    x = task.batch(1, rng).x
+    if x.shape[1] < args.steps:
+        raise ValueError(f"--steps {args.steps}: the sequences of {args.checkpoint}'s task have only "
+                         f"{x.shape[1]} steps")
+    return model.lstm, x[:, : args.steps]
+
+
+def cmd_graph(args) -> int:
+    layer, x = _graph_layer(args)
     gates = GATES if args.gate == "all" else {args.gate: GATES[args.gate]}
     if args.out is not None and len(gates) > 1 and args.gate != "all":
         raise ValueError("--out names one file; use it with a single --gate")
@@ -225,7 +372,11 @@ def cmd_gradcheck(args) -> int:
     ok = mg.gradcheck(lambda x: layer(x), [x])
     print(f"mg.gradcheck of a 5-step LSTM layer (B=2, I=3, H=4): {'OK' if ok else 'FAILED'}")
     report = compare.compare_with_reference(seed=args.seed)
-    print(report)
+    if args.verbose:
+        print(report)
+    else:
+        print(f"{report.title}: {'PASS' if report.ok else 'FAIL'}", *report.verdict, sep="\n")
+        print("(the full tables, every parameter, gate and time step: lstm gradcheck --verbose)")
     return 0 if report.ok else 1
 
 

@@ -1,19 +1,20 @@
 """The LSTM cell, one time step, written with minigrad's primitive ops so every gate can be drawn.
 
 Shapes: B batch, I input size, H hidden size. One step of the standard cell (Gers et al. 2000),
-written batch-first (x @ W is the column-vector W x of the papers):
+written batch-first: each row of x is one batch entry, so the papers' column-vector W x is x @ W here:
 
-    i = sigmoid(x @ W_i^T + h_prev @ U_i^T + b_i)      input gate        (B, H)
-    f = sigmoid(x @ W_f^T + h_prev @ U_f^T + b_f)      forget gate       (B, H)
-    g = tanh(x @ W_g^T + h_prev @ U_g^T + b_g)         cell candidate    (B, H)
-    o = sigmoid(x @ W_o^T + h_prev @ U_o^T + b_o)      output gate       (B, H)
-    c = f * c_prev + i * g                             cell state        (B, H)
-    h = o * tanh(c)                                    hidden state      (B, H)
+    i = sigmoid(x @ W_i + h_prev @ U_i + b_i)      input gate        (B, H)
+    f = sigmoid(x @ W_f + h_prev @ U_f + b_f)      forget gate       (B, H)
+    g = tanh(x @ W_g + h_prev @ U_g + b_g)         cell candidate    (B, H)
+    o = sigmoid(x @ W_o + h_prev @ U_o + b_o)      output gate       (B, H)
+    c = f * c_prev + i * g                         cell state        (B, H)
+    h = o * tanh(c)                                hidden state      (B, H)
 
-W_* are the H-row blocks of weight_ih (4H, I), U_* those of weight_hh (4H, H), in the gate order
-i, f, g, o (PyTorch's layout), and b_* = bias_ih + bias_hh blocks. Each of the six lines runs
-inside its own `mg.scope` (input_gate, forget_gate, cell_candidate, output_gate, cell_state,
-hidden_state), so a drawing of the forget gate shows x @ W_f^T + h @ U_f^T + b_f -> sigmoid.
+W_* (I, H) are the H-row blocks of weight_ih (4H, I) transposed, U_* (H, H) those of weight_hh
+(4H, H), in the gate order i, f, g, o (PyTorch's layout), and b_* (H,) the blocks of bias_ih + bias_hh.
+Each of the six lines runs inside its own `mg.scope` (input_gate, forget_gate, cell_candidate,
+output_gate, cell_state, hidden_state), so a drawing of the forget gate shows
+x @ W_f + h @ U_f + b_f -> sigmoid.
 
 The variants (`variant=`) are drawn with the same scopes; see `LSTMCell`.
 """

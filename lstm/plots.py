@@ -23,14 +23,19 @@ def _pyplot():
 
 
 def smooth(values, window: int = 25) -> np.ndarray:
-    """Running mean over ``window`` points (shorter at the start), for a readable loss curve."""
+    """Mean over a window of up to ``window`` points centred on each point, for a readable loss curve.
+
+    Centred, so the smoothed curve does not lag behind a loss that is still falling (a trailing window
+    drawn at its end shows where the loss was half a window ago). Point k averages k - r .. k + r, with
+    r at most ``window // 2``, at most k // 4 (early on the loss can halve within a few steps, and a
+    window reaching across that bend would sit above the curve), and at most the points left after k.
+    """
     v = np.asarray(values, dtype=float)
-    if v.size == 0:
-        return v
     c = np.cumsum(np.insert(v, 0, 0.0))
-    idx = np.arange(1, v.size + 1)
-    lo = np.maximum(idx - window, 0)
-    return (c[idx] - c[lo]) / (idx - lo)
+    idx = np.arange(v.size)
+    half = np.minimum(np.minimum(idx // 4, v.size - 1 - idx), window // 2)
+    lo, hi = idx - half, idx + half + 1
+    return (c[hi] - c[lo]) / (hi - lo)
 
 
 def plot_losses(metrics: dict, path=None, title: str | None = None):

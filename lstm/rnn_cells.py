@@ -51,8 +51,8 @@ class _RecurrentCell(Module):
 
 
 class RNNCell(_RecurrentCell):
-    """Elman's cell: ``h = tanh(x @ W^T + h_prev @ U^T + b)`` with W = weight_ih (H, I),
-    U = weight_hh (H, H), b = bias_ih + bias_hh (H,). ``nonlinearity`` is "tanh" or "relu".
+    """Elman's cell: ``h = tanh(x @ W + h_prev @ U + b)`` with W (I, H) = weight_ih (H, I) transposed,
+    U (H, H) = weight_hh transposed, b = bias_ih + bias_hh (H,). ``nonlinearity`` is "tanh" or "relu".
 
     Shapes: x (B, I); h_prev, h (B, H). Parameters are drawn uniform in (-1/sqrt(H), 1/sqrt(H)) from
     ``rng`` (a Generator or a seed) in the order weight_ih, weight_hh, bias_ih, bias_hh.
@@ -87,15 +87,15 @@ class RNNCell(_RecurrentCell):
 class GRUCell(_RecurrentCell):
     """The gated recurrent unit, PyTorch's equations and layout (blocks r, z, n of 3H rows):
 
-        r = sigmoid(x @ W_r^T + b_ir + h_prev @ U_r^T + b_hr)       reset gate     (B, H)
-        z = sigmoid(x @ W_z^T + b_iz + h_prev @ U_z^T + b_hz)       update gate    (B, H)
-        n = tanh(x @ W_n^T + b_in + r * (h_prev @ U_n^T + b_hn))    candidate      (B, H)
-        h = (1 - z) * n + z * h_prev                                hidden state   (B, H)
+        r = sigmoid(x @ W_r + b_ir + h_prev @ U_r + b_hr)       reset gate     (B, H)
+        z = sigmoid(x @ W_z + b_iz + h_prev @ U_z + b_hz)       update gate    (B, H)
+        n = tanh(x @ W_n + b_in + r * (h_prev @ U_n + b_hn))    candidate      (B, H)
+        h = (1 - z) * n + z * h_prev                            hidden state   (B, H)
 
-    W_* are blocks of weight_ih (3H, I), U_* of weight_hh (3H, H), b_i* of bias_ih (3H,), b_h* of
-    bias_hh (3H,). The reset gate scales the recurrent term *after* its matrix product, so b_hn
-    stays inside r * (...) and cannot be merged with b_in. Scopes: reset_gate, update_gate,
-    candidate, hidden_state. Init as for `RNNCell`.
+    W_* (I, H) are the H-row blocks of weight_ih (3H, I) transposed, U_* (H, H) those of weight_hh
+    (3H, H), b_i* blocks of bias_ih (3H,), b_h* of bias_hh (3H,). The reset gate scales the recurrent
+    term *after* its matrix product, so b_hn stays inside r * (...) and cannot be merged with b_in.
+    Scopes: reset_gate, update_gate, candidate, hidden_state. Init as for `RNNCell`.
     """
 
     blocks = 3

@@ -177,6 +177,13 @@ class TrainResult:
     history: list = field(default_factory=list)  # [{"step", "loss"}]
     evals: list = field(default_factory=list)  # [{"step", **metrics}]
     seconds: float = 0.0
+    baseline: dict = field(default_factory=dict)  # task.baseline(): the metrics a trivial predictor gets
+
+    def beat_baseline(self) -> bool | None:
+        """Whether the last evaluation beat the trivial predictor on the task's headline metric."""
+        if not self.evals or not self.baseline:
+            return None
+        return self.task.beats(self.evals[-1], self.baseline)
 
     def metrics(self) -> dict:
         last = self.evals[-1] if self.evals else {}
@@ -190,6 +197,8 @@ class TrainResult:
             "sequences_seen": (self.history[-1]["step"] if self.history else 0) * self.config.batch,
             "train_seconds": round(self.seconds, 2),
             "seed": self.config.seed,
+            "baseline": {"predictor": self.task.baseline_name, **self.baseline},
+            "beat_baseline": self.beat_baseline(),
             "config": asdict(self.config),
             "history": self.history,
             "evals": self.evals,
@@ -232,7 +241,7 @@ def train(config: TrainConfig, out_dir=None, checkpoint=None, resume: bool = Fal
     rng = np.random.default_rng(config.seed)
     model = build_model(config, task, rng)
     optimizer = build_optimizer(config, model)
-    result = TrainResult(config, model, task)
+    result = TrainResult(config, model, task, baseline=task.baseline())
     if checkpoint is None and out_dir is not None:
         checkpoint = Path(out_dir) / "checkpoint.npz"
     start = 0
@@ -278,7 +287,7 @@ def train(config: TrainConfig, out_dir=None, checkpoint=None, resume: bool = Fal
         stop = False
         if config.eval_every and done % config.eval_every == 0 and done < config.steps:
             metrics, stop = evaluate(done)
-            bar.write(f"step {done}: " + format_metrics(metrics))
+            bar.write(f"step {done}: " + format_metrics(metrics, result.baseline))
         if config.checkpoint_every and done % config.checkpoint_every == 0:
             save(done)
         if stop:
@@ -293,10 +302,21 @@ def train(config: TrainConfig, out_dir=None, checkpoint=None, resume: bool = Fal
     return result
 
 
-def format_metrics(metrics: dict) -> str:
-    return ", ".join(
-        f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in metrics.items() if k != "step"
-    )
+def format_metrics(metrics: dict, baseline: dict | None = None) -> str:
+    """``"loss 0.01, error_rate 0.07"``; with ``baseline``, each metric it has (``eval_loss`` as ``loss``)
+    is followed by the baseline's value: ``"error_rate 0.07 (baseline 0.84)"``."""
+    baseline = baseline or {}
+
+    def number(v) -> str:
+        return f"{v:.4g}" if isinstance(v, float) else f"{v}"
+
+    parts = []
+    for k, v in metrics.items():
+        if k == "step" or (baseline and k.startswith("unigram_")):  # the chars baseline is the unigram
+            continue
+        base = baseline.get(k.removeprefix("eval_"))
+        parts.append(f"{k} {number(v)}" + (f" (baseline {number(base)})" if base is not None else ""))
+    return ", ".join(parts)
 
 
 def write_metrics(result: TrainResult, path) -> Path:

@@ -1,5 +1,6 @@
 """The command line: the main job end to end, and one-line errors for every bad argument."""
 
+import argparse
 import json
 import os
 import pickle
@@ -10,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lstm.cli import main
+from lstm.cli import _positive_float, _positive_int, main
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ["--hidden", "8", "--batch", "4", "--seq-len", "16", "--eval-every", "5", "--no-progress"]
@@ -59,11 +60,16 @@ def test_graph_writes_one_gate(tmp_path, capsys):
     assert "forget_gate" in dot and "input_gate" not in dot
 
 
-def test_gradcheck_command_prints_the_table(capsys):
+def test_gradcheck_command_prints_the_verdict_and_the_table_with_verbose(capsys):
     code, stdout, _ = _run(["gradcheck"], capsys)
     assert code == 0
     assert "mg.gradcheck of a 5-step LSTM layer" in stdout and "OK" in stdout
-    assert "weight_hh" in stdout
+    assert "(hand-derived): B=2, T=5, I=3, H=4, float64, seed 0: PASS" in stdout
+    assert "weight_hh" not in stdout and len(stdout.splitlines()) <= 5
+    assert "lstm gradcheck --verbose" in stdout
+    code, stdout, _ = _run(["gradcheck", "--verbose"], capsys)
+    assert code == 0
+    assert "weight_hh" in stdout and "t=4" in stdout and len(stdout.splitlines()) > 30
 
 
 @pytest.mark.parametrize(
@@ -154,3 +160,127 @@ def test_python_dash_m_lstm_runs_as_a_program(tmp_path):
     assert bad.stderr.strip().startswith("lstm train: error: corpus file not found")
     assert "Traceback" not in bad.stderr
     assert np.isfinite(json.loads((tmp_path / "r" / "metrics.json").read_text())["eval_loss"])
+
+
+def _subcommands():
+    from lstm.cli import build_parser
+
+    parser = build_parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return parser, sub.choices
+
+
+def test_every_option_of_every_command_says_what_it_does_and_its_default():
+    parser, commands = _subcommands()
+    assert set(commands) == {"train", "sample", "graph", "gradcheck"}
+    for name, command in commands.items():
+        text = command.format_help()
+        for action in command._actions:
+            if isinstance(action, argparse._HelpAction):
+                continue
+            flag = action.option_strings[0]
+            words = " ".join((action.help or "").split())
+            assert len(words) > 25, f"{name} {flag}: no description"
+            if action.required:
+                assert "(required)" in words, f"{name} {flag}"
+            else:
+                assert "default: " in words, f"{name} {flag}: no default"
+            if action.type is _positive_int or action.type is _positive_float:
+                assert "a positive " in words, f"{name} {flag}: no range"
+            if action.choices:
+                assert all(str(c) in words for c in action.choices), f"{name} {flag}: choices"
+            # what --help prints: the default filled in, not the template
+            assert "%(default)s" not in text and flag in text
+    top = parser.format_help()
+    for name in commands:
+        assert f"python -m lstm {name} --" in top, f"no example of {name} in lstm --help"
+
+
+def test_help_shows_the_defaults_it_uses(capsys):
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert ("--hidden H hidden units (the size of h and c) of each LSTM layer "
+            "(a positive integer; default: 128)") in out
+    assert "--seed SEED seed of the initial weights and the batches" in out
+    with pytest.raises(SystemExit):
+        main(["graph", "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert "default: all)" in out and "--checkpoint FILE" in out
+
+
+def test_the_top_level_examples_parse():
+    import re
+
+    parser, _ = _subcommands()
+    for line in re.findall(r"^  python -m lstm (.+)$", parser.epilog, re.M):
+        parser.parse_args(line.split())
+
+
+def test_train_compares_with_the_baseline_and_lists_what_it_wrote(tmp_path, capsys):
+    out = tmp_path / "run"
+    code, stdout, _ = _run(["train", "--task", "temporal_order", "--steps", "2", "--out", str(out),
+                            "--hidden", "4", "--no-progress"], capsys)
+    assert code == 0
+    final = next(line for line in stdout.splitlines() if line.startswith("final: "))
+    assert "error_rate 1 (baseline 1)" in final and "accuracy " in final
+    assert ("did NOT beat the baseline: error_rate 1 against 1 for chance: equal odds for the 4 classes; "
+            "it has not learned the task yet (try more --steps)") in stdout
+    listing = stdout.split(f"wrote {out}/:\n")[1].splitlines()
+    names = [line.split()[0] for line in listing]
+    assert names == ["checkpoint.npz", "metrics.json", "loss.png", "gates/input.svg", "gates/forget.svg",
+                     "gates/cell.svg", "gates/output.svg", "gates/cell_state.svg", "gates/hidden_state.svg",
+                     "gates/step.svg"]
+    for name, line in zip(names, listing):
+        assert (out / name).stat().st_size > 0, name
+        assert len(line.split()) > 4, f"{name}: says nothing about what it is"
+    assert "forget gate" in listing[4]
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["baseline"]["predictor"] == "chance: equal odds for the 4 classes"
+    assert metrics["baseline"]["error_rate"] == 1.0 and metrics["beat_baseline"] is False
+
+
+def test_the_file_list_names_a_checkpoint_outside_the_run_folder(tmp_path, capsys):
+    ckpt = tmp_path / "elsewhere.npz"
+    code, stdout, _ = _run(["train", "--steps", "2", "--out", str(tmp_path / "r"), "--checkpoint", str(ckpt),
+                            "--no-pictures", *TINY], capsys)
+    assert code == 0
+    listing = stdout.split("/r/:\n")[1].splitlines()
+    assert listing[0].split()[0] == str(ckpt) and listing[1].split()[0] == "metrics.json"
+    assert len(listing) == 2
+
+
+@pytest.mark.slow
+def test_the_readme_quick_training_command_beats_its_baseline(tmp_path, capsys):
+    import re
+
+    readme = (ROOT / "README.md").read_text()
+    command = re.search(r"`bash setup.sh run (--task adding [^`]+)`", readme).group(1).split()
+    argv = ["train", *command, "--out", str(tmp_path / "r"), "--no-pictures", "--no-progress"]
+    code, stdout, _ = _run(argv, capsys)
+    assert code == 0
+    assert "beat the baseline: error_rate " in stdout and "NOT" not in stdout
+    metrics = json.loads((tmp_path / "r" / "metrics.json").read_text())
+    # the README promises a handful wrong of the 2560, where answering the mean gets about 2140 wrong
+    assert metrics["wrong"] < 100 < 2000 < metrics["baseline"]["wrong"]
+
+
+def test_graph_draws_a_trained_checkpoint(tmp_path, capsys):
+    ckpt = tmp_path / "adding.npz"
+    assert main(["train", "--task", "adding", "--seq-len", "22", "--steps", "2", "--checkpoint", str(ckpt),
+                 "--out", str(tmp_path / "r"), "--no-pictures", "--hidden", "5", "--no-progress"]) == 0
+    capsys.readouterr()
+    path = tmp_path / "forget.dot"
+    code, stdout, _ = _run(["graph", "--checkpoint", str(ckpt), "--gate", "forget", "--steps", "2",
+                            "--format", "dot", "--out", str(path)], capsys)
+    assert code == 0 and stdout.strip() == f"wrote {path}"
+    dot = path.read_text()
+    assert "forget_gate" in dot and "input_gate" not in dot
+    # the checkpoint's sizes (I=2, H=5), not the random LSTM's (I=3, H=4): W_f is (I, H)
+    assert "(2, 5)" in dot and "(3, 4)" not in dot
+    err = _one_line_error(["graph", "--checkpoint", str(tmp_path / "none.npz"), "--format", "dot",
+                           "--out", str(path)], capsys)
+    assert "lstm graph: error: checkpoint" in err and "no such file" in err
+    err = _one_line_error(["graph", "--checkpoint", str(ckpt), "--steps", "500", "--format", "dot",
+                           "--out", str(path)], capsys)
+    assert f"lstm graph: error: --steps 500: the sequences of {ckpt}'s task have only" in err

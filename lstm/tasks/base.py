@@ -6,6 +6,7 @@ A task is a small object that knows its data and how to score a model on it:
     task.test_batches(batch_size) -> [Batch] the fixed test set, the same on every call
     task.evaluate(predict)        -> dict    the task's loss and metrics on the test set
     task.baseline()               -> dict    the same numbers for a trivial predictor
+    task.beats(metrics, baseline) -> bool    whether the headline metric is better than the baseline's
     task.describe()               -> str     what the task is and what each metric means
 
 `predict(x)` takes a batch's (B, T, I) inputs and returns the model's raw outputs: (B, O) for a
@@ -48,6 +49,9 @@ class Task:
     target: str  # "last": one target at the final step; "sequence": a target at every step
     loss: str  # "mse" or "cross_entropy"
     dtype: np.dtype
+    headline: str  # the metric of evaluate() that says best whether a model learned the task
+    higher_is_better: bool = False  # of the headline metric
+    baseline_name: str  # what the trivial predictor of baseline() does, in a few words
 
     def batch(self, batch_size: int, rng: np.random.Generator) -> Batch:
         raise NotImplementedError
@@ -60,6 +64,11 @@ class Task:
 
     def baseline(self) -> dict:
         raise NotImplementedError
+
+    def beats(self, metrics: dict, baseline: dict) -> bool:
+        """Whether ``metrics`` (from evaluate) are strictly better than ``baseline`` on the headline."""
+        ours, theirs = metrics[self.headline], baseline[self.headline]
+        return ours > theirs if self.higher_is_better else ours < theirs
 
     def describe(self) -> str:
         """The class docstring: the task's definition and the exact meaning of its metrics."""

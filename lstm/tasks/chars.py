@@ -64,6 +64,8 @@ class CharCorpus(Task):
     name = "chars"
     target = "sequence"
     loss = "cross_entropy"
+    headline = "bits_per_char"
+    baseline_name = "unigram: each character's frequency, whatever came before"
 
     def __init__(
         self,

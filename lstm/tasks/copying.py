@@ -37,6 +37,9 @@ class CopyTask(Task):
     name = "copy"
     target = "sequence"
     loss = "cross_entropy"
+    headline = "accuracy"
+    higher_is_better = True
+    baseline_name = "chance: equal odds for every symbol"
     n_test = 1024
     test_seed = 7
 

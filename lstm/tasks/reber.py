@@ -127,6 +127,9 @@ class EmbeddedReber(Task):
     output_size = len(SYMBOLS)
     target = "sequence"
     loss = "cross_entropy"
+    headline = "fraction_correct"
+    higher_is_better = True
+    baseline_name = "the grammar's rules without memory: chance at the closing T or P"
     test_seed = 1
 
     def __init__(self, n_train: int = 256, n_test: int = 256, *, dtype=np.float64):
