@@ -313,8 +313,8 @@ def test_a_shared_leaf_is_drawn_once_in_each_cluster_that_uses_it():
     copies = p.named("W_f")
     assert sorted(n["path"] for n in copies) == [("lstm", "l0", f"t{k}", "forget_gate") for k in range(3)]
     assert all("dashed" in n["attrs"]["style"] for n in copies)
-    # x1 feeds the four gates of step 1
-    assert sorted(n["path"][-1] for n in p.named("x1")) == sorted(GATES)
+    # x1 feeds the four gates of step 1: it is data, drawn once, entering step 1 on its left
+    assert [n["path"] for n in p.named("x1")] == [("lstm", "l0", "t1")]
     # each copy has exactly one arrow, into its own cluster's matmul
     ids = {k for k, n in p.nodes.items() if n["text"].startswith("W_f\n")}
     assert sorted(p.nodes[d]["text"] for s, d, _, _ in p.edges if s in ids) == ["matmul"] * 3
@@ -328,9 +328,8 @@ def test_a_shared_leaf_is_drawn_once_in_each_cluster_that_uses_it():
 
 def test_node_count_of_the_full_lstm_picture():
     h, _, _, _ = lstm_graph(T=3)
-    # per step 25 ops and 16 leaf copies (x, W, U, b in each gate); step 0 also h0 in four gates and
-    # c0 in cell_state; and the output
-    assert len(Parsed(to_dot(h)).nodes) == 3 * (OPS_PER_STEP + 16) + 5 + 1
+    # per step 25 ops, 12 weight copies (W, U, b in each gate) and x; step 0 also h0 and c0; the output
+    assert len(Parsed(to_dot(h)).nodes) == 3 * (OPS_PER_STEP + 12 + 1) + 2 + 1
 
 
 # -- scope= ---
@@ -356,8 +355,10 @@ def test_scope_draws_only_that_scope_with_its_boundary(pattern):
         "x1\n(2, 3) float64", "W_f\n(3, 4) float64", "U_f\n(4, 4) float64", "b_f\n(4,) float64",
         "(2, 4) float64\nfrom lstm/l0/t0/hidden_state", "(2, 4) float64\nto lstm/l0/t1/cell_state",
     ])  # fmt: skip
-    boundary = [n for n in p.nodes.values() if n["attrs"]["shape"] != "ellipse"]
-    assert all(n["path"] == () for n in boundary)  # drawn once, outside the cluster
+    # what enters is drawn next to the op reading it, inside the gate; what leaves, outside it
+    for n in p.nodes.values():
+        leaving = n["text"].endswith("to lstm/l0/t1/cell_state")
+        assert n["path"] == (() if leaving else ("lstm", "l0", "t1", "forget_gate"))
     assert len(p.edges) == 10
 
 
@@ -437,8 +438,8 @@ def test_collapse_with_a_function_keeps_the_last_step():
         "t1",
     ]
     assert len(p.ops(("lstm", "l0", "t2"))) == OPS_PER_STEP
-    # 2 boxes, x0, x1, h0, c0; the last step's 25 ops and 16 leaf copies; the output
-    assert len(p.nodes) == 2 + 4 + OPS_PER_STEP + 16 + 1
+    # 2 boxes, x0, x1, h0, c0; the last step's 25 ops, 12 weight copies and x2; the output
+    assert len(p.nodes) == 2 + 4 + OPS_PER_STEP + 12 + 1 + 1
 
 
 def test_a_collapse_pattern_that_matches_nothing_is_an_error():
@@ -469,7 +470,7 @@ def test_max_nodes_names_the_count():
 def test_max_nodes_suggests_rolling_a_recurrence():
     h, _, _, _ = lstm_graph(T=3)
     with pytest.raises(
-        viz.GraphTooLargeError, match=r"would have 129 nodes, more than max_nodes=100; .*rolled=True"
+        viz.GraphTooLargeError, match=r"would have 117 nodes, more than max_nodes=100; .*rolled=True"
     ):
         viz.to_dot(h, max_nodes=100)
 
@@ -499,12 +500,14 @@ def test_rolled_draws_one_step_with_recurrent_edges_looping_back():
     assert p.named("x2") and not p.named("x0") and not p.named("x1") and not p.named("h0")
     loops = [(s, d, lbl) for s, d, a, lbl in p.edges if a.get("color") == RECURRENT]
     assert all(lbl == "3 steps" for _, _, lbl in loops)
-    # h goes back into the U matmul of each gate, c into the forget term of the cell state
+    # h and c loop back, each once, into a box of the previous value entering the step on its left;
+    # from there h goes into the U matmul of each gate, c into the forget term of the cell state
     outs = {k for k, n in p.nodes.items() if p.kind(n) == "output"}
-    assert all(s in outs for s, _, _ in loops)
-    assert sorted((p.nodes[d]["path"][-1], p.nodes[d]["text"]) for _, d, _ in loops) == sorted(
-        [(g, "matmul") for g in GATES] + [("cell_state", "mul")]
-    )
+    assert all(s in outs for s, _, _ in loops) and len(loops) == 2
+    assert all(p.nodes[d]["path"] == ("lstm", "l0", "t2") for _, d, _ in loops)
+    previous = {d for _, d, _ in loops}
+    readers = sorted((p.nodes[d]["path"][-1], p.nodes[d]["text"]) for s, d, _, _ in p.edges if s in previous)
+    assert readers == sorted([(g, "matmul") for g in GATES] + [("cell_state", "mul")])
     assert "red arrows" in p.legend
 
 

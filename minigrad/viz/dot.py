@@ -33,6 +33,8 @@ GRAD = "#d81b60"
 CLUSTER_FILLS = ("#fafafa", "#f3f3f3", "#ececec", "#e5e5e5", "#dedede")
 # A yellow-orange-red heat scale (low to high) for numbers returned by colors=.
 HEAT = ((255, 255, 204), (254, 217, 118), (253, 141, 60), (227, 26, 28), (128, 0, 38))
+# Widest picture, in px (a notebook column is about 1,100 px): Graphviz scales a wider layout down to it.
+PAGE_WIDTH = 1000
 MAX_TEXT = 60  # longest name shown in a label (tooltips carry the whole text)
 
 _BAD_CHARS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
@@ -392,8 +394,11 @@ def picture_to_dot(
     w = _Writer(pic, show_data, show_grad, colors, who)
     out = [
         "digraph minigrad {",
-        f'  graph [rankdir={rankdir} newrank=true fontname="Helvetica" fontsize=10 nodesep=0.2 ranksep=0.3]',
-        '  node [fontname="Helvetica" fontsize=10 height=0.3 margin="0.08,0.03"]',
+        # mclimit: few crossing-minimisation passes keep sibling clusters in the order they are
+        # written (see graph.reading_order), and keep layouts fast; size: at most PAGE_WIDTH wide
+        f"  graph [rankdir={rankdir} newrank=true mclimit=0.05 size=\"{PAGE_WIDTH / 96:.3f},100\" "
+        'fontname="Helvetica" fontsize=10 nodesep=0.2 ranksep=0.25]',
+        '  node [fontname="Helvetica" fontsize=10 height=0.3 margin="0.04,0.02"]',
         '  edge [fontname="Helvetica" fontsize=9 color="#616161" arrowsize=0.6]',
     ]
     # The cluster tree, in order of first use; emitted with an explicit stack (scopes can nest deeply).

@@ -15,6 +15,7 @@ inside a scope when the scope's path is its own scope path or a prefix of it (su
 from __future__ import annotations
 
 import fnmatch
+import heapq
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -233,11 +234,72 @@ def _step_keys(g: Graph, ops: list[int], depth: int) -> dict:
     return keys
 
 
+# Sibling scopes are drawn in this order, top to bottom (others after them, in graph order): the gates as
+# textbooks list them.
+ORDER = (
+    "input_gate", "forget_gate", "cell_candidate", "output_gate", "reset_gate", "update_gate", "candidate",
+    "cell_state", "hidden_state",
+)  # fmt: skip
+
+
+def reading_order(g: Graph, parts: list) -> list[int]:
+    """The ops in the order items are numbered: each after the ops that made its inputs and, among those
+    ready, the one whose scope comes LAST in ORDER (then graph order). Laying out left to right with few
+    crossing-minimisation passes (mclimit), Graphviz stacks sibling clusters bottom to top in the order
+    it first meets them, so this order draws them top to bottom as ORDER lists them."""
+    def rank(j: int) -> tuple:
+        return tuple(-ORDER.index(c) if c in ORDER else 1 for c in parts[j]), j
+
+    waiting = [0] * len(g.ops)
+    for j, a in enumerate(g.args):
+        waiting[j] = len({g.producer[i] for i in a if g.producer[i] is not None})
+    ready = [rank(j) for j in range(len(g.ops)) if waiting[j] == 0]
+    heapq.heapify(ready)
+    out = []
+    while ready:
+        _, j = heapq.heappop(ready)
+        out.append(j)
+        for u in {u for i in g.outputs[j] for u in g.users[i]}:
+            waiting[u] -= 1
+            if waiting[u] == 0:
+                heapq.heappush(ready, rank(u))
+    return out
+
+
+def _step_names(name_of: Callable, last: int) -> Callable:
+    """Names as a rolled view shows them: ``x_4``, ``h_3`` become ``x_t``, ``h_{t-1}`` when step 4 is the
+    step drawn (the names the LSTM layer gives its inputs and states)."""
+
+    def name(t: Tensor) -> str | None:
+        n = name_of(t)
+        m = re.fullmatch(r"(.*)_(\d+)", n or "")
+        if m is None or int(m.group(2)) not in (last, last - 1):
+            return n
+        return f"{m.group(1)}_t" if int(m.group(2)) == last else f"{m.group(1)}_{{t-1}}"
+
+    return name
+
+
+def _weight_scopes(g: Graph, parts: list, visible: list, weightlike: list) -> list[str]:
+    """The outermost scopes whose drawn ops all compute weights (their outputs are weight-like)."""
+    mixed = set()  # scopes holding an op that is not
+    for j, p in enumerate(parts):
+        if visible[j] and not all(weightlike[i] for i in g.outputs[j]):
+            mixed.update(p[:d] for d in range(len(p) + 1))
+    found = []
+    for j, p in enumerate(parts):
+        if visible[j] and p and p not in mixed:
+            top = next(p[:d] for d in range(1, len(p) + 1) if p[:d] not in mixed)
+            if "/" + "/".join(top) not in found:
+                found.append("/" + "/".join(top))
+    return found
+
+
 def plan(
     roots,
     *,
     scope=None,
-    collapse=None,
+    collapse="auto",
     rolled: bool = False,
     intermediates="auto",
     names=None,
@@ -312,15 +374,41 @@ def plan(
                     visible[j] = False
                     rep[j] = index.get(key)
             if len(ks) > 1:
-                cluster_notes[(*prefix, f"t{last}")] = f"one step drawn for {len(ks)} (t{ks[0]}..t{last})"
+                j = by_k[last][0]
+                first = parts[by_k[ks[0]][0]][depth]
+                cluster_notes[parts[j][: depth + 1]] = (
+                    f"one step drawn for {len(ks)} ({first}..{parts[j][depth]})"
+                )
+        name_of = _step_names(name_of, max(max(by_k) for by_k in groups.values()))
         # Ops outside the steps that only fed hidden steps (the other steps' inputs) go too.
         root_makers = {g.producer[i] for i in g.roots}
         for j in range(n_ops - 1, -1, -1):
             if visible[j] and step_of[j] is None and j not in root_makers:
                 visible[j] = any(visible[u] for i in g.outputs[j] for u in g.users[i])
 
-    # 2. Which scopes fold into one box.
+    # 2. Per tensor: kind, whether it is weight-like (a parameter or computed from parameters and
+    # constants alone, like the LSTM's per-gate weight blocks).
+    kinds: list[str] = [""] * n_t
+    weightlike = [False] * n_t
+    for i, t in enumerate(g.tensors):
+        if g.producer[i] is None:
+            only_backward = bool(g.users[i]) and all("backward" in parts[u] for u in g.users[i])
+            kinds[i] = leaf_kind(t, name_of(t), only_backward)
+            weightlike[i] = kinds[i] in ("parameter", "constant")
+        else:
+            kinds[i] = "intermediate"
+    for j in range(n_ops):
+        if all(weightlike[i] for i in g.args[j]):
+            for i in g.outputs[j]:
+                weightlike[i] = True
+
+    # 3. Which scopes fold into one box. A rolled view folds by default each scope that only cuts
+    # weights (every op in it computes from parameters and constants alone).
     box_key: list = [None] * n_ops
+    if collapse == "auto":
+        collapse = _weight_scopes(g, parts, visible, weightlike) if rolled else None
+    if collapse is False or (isinstance(collapse, (list, tuple)) and not collapse):
+        collapse = None
     if collapse is not None:
         if callable(collapse):
             test, cpats = collapse, []
@@ -353,21 +441,6 @@ def plan(
                 f"{_scope_list(p for p, v in zip(parts, visible) if v)}"
             )
 
-    # 3. Per tensor: kind, whether it is weight-like (a parameter or computed from parameters and
-    # constants alone, like the LSTM's per-gate weight blocks), and whether it gets a box.
-    kinds: list[str] = [""] * n_t
-    weightlike = [False] * n_t
-    for i, t in enumerate(g.tensors):
-        if g.producer[i] is None:
-            only_backward = bool(g.users[i]) and all("backward" in parts[u] for u in g.users[i])
-            kinds[i] = leaf_kind(t, name_of(t), only_backward)
-            weightlike[i] = kinds[i] in ("parameter", "constant")
-        else:
-            kinds[i] = "intermediate"
-    for j in range(n_ops):
-        if all(weightlike[i] for i in g.args[j]):
-            for i in g.outputs[j]:
-                weightlike[i] = True
     is_root = [False] * n_t
     for i in g.roots:
         is_root[i] = True
@@ -471,21 +544,19 @@ def plan(
         if is_root[i] and (p is None or visible[p]):
             return (box(i) if p is not None else leaf_item(i, ()), "data", "")
         if p is None:
-            if scope is not None and not (copy_shared and weightlike[i] and many):
-                return leaf_item(i, ()), "data", ""
             if not many:
                 return leaf_item(i, cl), "data", ""
-            if copy_shared:
+            if copy_shared and weightlike[i]:
                 return leaf_item(i, cl, ref=True), "data", ""
             return leaf_item(i, common_cluster(i)), "data", ""
         if visible[p]:
             own = cluster_of(p)
             others = len(reader_clusters[i]) - (own in reader_clusters[i])
-            if copy_shared and weightlike[i] and others > 1 and cl != own:
+            if copy_shared and weightlike[i] and cl != own and (others > 1 or box_key[p] is not None):
                 key = ("ref", i, cl)
                 k = made.get(key)
                 if k is None:
-                    note = f"from {g.ops[p].scope}" if g.ops[p].scope else ""
+                    note = f"from {g.ops[p].scope.rsplit('/', 1)[-1]}" if g.ops[p].scope else ""
                     k = new(key, Item(kinds[i], cl, tensor=t, ref=True, note=note))
                 return k, "data", ""
             return (box(i) if has_box[i] else op_item(p)), "data", ""
@@ -496,10 +567,18 @@ def plan(
             src = box(twin) if twin is not None and has_box[twin] else op_item(r)
             sp, sj = step_of[p], step_of[j]
             if sj is not None and sp[0] == sj[0] and sp[1] < sj[1]:
-                return src, "recurrent", ""  # an earlier step of the same recurrence: loops back
+                # An earlier step of the same recurrence: drawn entering the step on its left (as
+                # h_{t-1}), with a red arrow looping back to it from the value the step passes on.
+                step_cluster = parts[j][: sj[2] + 1]
+                key = ("previous", i, step_cluster)
+                k = made.get(key)
+                if k is None:
+                    k = new(key, Item("boundary", step_cluster, tensor=t))
+                    add_edge(src, k, "recurrent", t, steps=n_steps[sj[0]])
+                return k, "data", ""
             return src, "data", f"from t{sp[1]}"
         shared = copy_shared and weightlike[i] and many
-        key = ("boundary", i, cl if shared else ())
+        key = ("boundary", i, cl if shared else common_cluster(i))
         k = made.get(key)
         if k is None:
             sp = step_of[p]
@@ -532,7 +611,7 @@ def plan(
             k = new(key, Item("output" if is_root[i] else kinds[i], cl, tensor=t, ref=ref))
         return k
 
-    for j in range(n_ops):
+    for j in reading_order(g, parts):
         if not visible[j]:
             continue
         # Sources first, so that inputs are numbered before the op that reads them.
