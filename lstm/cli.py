@@ -93,8 +93,9 @@ def build_parser() -> argparse.ArgumentParser:
     g = sub.add_parser("graph", help="draw an LSTM step (or an unrolled sequence) gate by gate")
     g.add_argument("--gate", choices=[*GATES, "all"], default="all")
     g.add_argument("--steps", type=_positive_int, default=1, help="time steps to unroll")
-    g.add_argument("--format", choices=("svg", "png", "dot"), default="svg")
-    g.add_argument("--out", type=Path, help="output file (default: lstm_<gate>.<format>)")
+    g.add_argument("--format", choices=("svg", "png", "dot"), help="default: --out's extension, else svg")
+    g.add_argument("--out", type=Path, help="output file, written as named (default: lstm_<gate>.<format>)")
+    g.add_argument("--force", action="store_true", help="replace --out even if it is not a drawing")
     g.add_argument("--input-size", type=_positive_int, default=3)
     g.add_argument("--hidden", type=_positive_int, default=4)
     g.set_defaults(func=cmd_graph)
@@ -159,8 +160,9 @@ def _pictures(result, out: Path) -> None:
         print(f"gate graphs skipped: {e}", file=sys.stderr)
 
 
-def _draw_step(layer, x, scope, path: Path, fmt: str = "svg"):
-    """Draw the graph of ``layer`` on ``x`` (the whole thing, or the ops of one gate)."""
+def _draw_step(layer, x, scope, path: Path, fmt: str | None = None, force: bool = False):
+    """Draw the graph of ``layer`` on ``x`` (the whole thing, or the ops of one gate) to exactly ``path``
+    (in ``fmt``, else as its extension says); a file there that is not a drawing is kept unless ``force``."""
     from minigrad import viz
 
     fused = getattr(layer, "fused", False)
@@ -173,12 +175,7 @@ def _draw_step(layer, x, scope, path: Path, fmt: str = "svg"):
             layer.fused = True
     root = out[0] if isinstance(out, tuple) else out
     pattern = f"*/{scope}" if scope else None
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if fmt == "dot":
-        path.write_text(viz.to_dot(root, scope=pattern))
-        return path
-    graph = viz.draw(root, scope=pattern)
-    return graph.render(path, format=fmt, cleanup=True)
+    return viz.draw(root, scope=pattern).render(path, format=fmt, force=force)
 
 
 def cmd_sample(args) -> int:
@@ -208,8 +205,8 @@ def cmd_graph(args) -> int:
     if args.gate == "all":
         gates = {"all": None}
     for gate, scope in gates.items():
-        path = args.out or Path(f"lstm_{gate}.{args.format}")
-        written = _draw_step(layer, x, scope, Path(path), args.format)
+        path = args.out or Path(f"lstm_{gate}.{args.format or 'svg'}")
+        written = _draw_step(layer, x, scope, Path(path), args.format, force=args.force)
         print(f"wrote {written}")
     return 0
 

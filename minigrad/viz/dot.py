@@ -15,7 +15,9 @@ import re
 import numpy as np
 
 from minigrad.tensor import Tensor
+from minigrad.viz.errors import DrawingTypeError
 from minigrad.viz.graph import Item, Picture
+from minigrad.viz.options import Options
 
 # fill colour and legend text of each kind of node, in legend order
 KINDS = {
@@ -35,7 +37,8 @@ CLUSTER_FILLS = ("#fafafa", "#f3f3f3", "#ececec", "#e5e5e5", "#dedede")
 HEAT = ((255, 255, 204), (254, 217, 118), (253, 141, 60), (227, 26, 28), (128, 0, 38))
 # Widest picture, in px (a notebook column is about 1,100 px): Graphviz scales a wider layout down to it.
 PAGE_WIDTH = 1000
-MAX_TEXT = 60  # longest name shown in a label (tooltips carry the whole text)
+MAX_TEXT = 60  # longest line of a label
+MAX_TOOLTIP = 300  # longest tooltip
 
 _BAD_CHARS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
 
@@ -70,8 +73,10 @@ def quote(text) -> str:
 
 
 def tooltip(text) -> str:
-    """A quoted tooltip: as `quote`, with each backslash shown as U+29F5, which looks the same."""
-    return quote(_visible(text).replace("\\", "\u29f5"))
+    """A quoted tooltip: as `quote`, with each backslash shown as U+29F5, which looks the same, and cut
+    to MAX_TOOLTIP characters with an ellipsis (the whole name stays on the tensor)."""
+    s = _visible(text).replace("\\", "\u29f5")
+    return quote(s if len(s) <= MAX_TOOLTIP else s[: MAX_TOOLTIP - 1] + "\u2026")
 
 
 # -- value summaries ---
@@ -180,7 +185,7 @@ class _Writer:
         if colors is None:
             return {}
         if not (isinstance(colors, dict) or callable(colors)):
-            raise TypeError(
+            raise DrawingTypeError(
                 f"{self.who}: colors= must be a dict {{tensor or node: colour}} or a function of a tensor, "
                 f"got {type(colors).__name__}"
             )
@@ -210,7 +215,7 @@ class _Writer:
             elif isinstance(v, (int, float, np.number)) and not isinstance(v, (bool, np.bool_)):
                 values[k] = float(v)
             else:
-                raise TypeError(
+                raise DrawingTypeError(
                     f"{self.who}: colors= gave {type(v).__name__} {v!r} for {self._describe(item)}; expected "
                     "a colour string, a number (drawn on a heat scale) or None"
                 )
@@ -269,7 +274,7 @@ class _Writer:
             lines = [f"<b>{html(_short(path.rsplit('/', 1)[-1]))}</b>", f"{item.ops} ops folded"]
             if item.reads:
                 names = [self.pic.name_of(r) for r in item.reads]
-                shown = [html(_short(n, 20)) for n in names if n][:4]
+                shown = [html(_short(n, 20)) for n in names if n][:3]
                 rest = len(names) - len(shown)
                 lines.append(_small("reads " + ", ".join(shown) + (f" +{rest}" if rest else "")))
             label = "<br/>".join(lines)
@@ -385,19 +390,16 @@ class _Writer:
         )
 
 
-def picture_to_dot(
-    pic: Picture, *, show_data=False, show_grad=False, rankdir="LR", colors=None, legend=True, who="to_dot"
-) -> str:
-    """The DOT source of a picture; see `minigrad.viz.to_dot` for the options."""
-    if rankdir not in ("LR", "RL", "TB", "BT"):
-        raise ValueError(f"{who}: rankdir must be one of 'LR', 'RL', 'TB', 'BT', got {rankdir!r}")
-    w = _Writer(pic, show_data, show_grad, colors, who)
+def picture_to_dot(pic: Picture, opts: Options, who: str = "to_dot") -> str:
+    """The DOT source of a picture; see `Options` for the options."""
+    rankdir = opts.rankdir
+    w = _Writer(pic, opts.show_data, opts.show_grad, opts.colors, who)
     out = [
         "digraph minigrad {",
         # mclimit: few crossing-minimisation passes keep sibling clusters in the order they are
         # written (see graph.reading_order), and keep layouts fast; size: at most PAGE_WIDTH wide
-        f"  graph [rankdir={rankdir} newrank=true mclimit=0.05 size=\"{PAGE_WIDTH / 96:.3f},100\" "
-        'fontname="Helvetica" fontsize=10 nodesep=0.2 ranksep=0.25]',
+        f'  graph [rankdir={rankdir} newrank=true mclimit=0.05 size="{PAGE_WIDTH / 96:.3f},100" '
+        'fontname="Helvetica" fontsize=10 nodesep=0.2 ranksep=0.2]',
         '  node [fontname="Helvetica" fontsize=10 height=0.3 margin="0.04,0.02"]',
         '  edge [fontname="Helvetica" fontsize=9 color="#616161" arrowsize=0.6]',
     ]
@@ -438,7 +440,7 @@ def picture_to_dot(
         stack.extend((child, False) for child in reversed(children[path]))
     granted: set = set()
     out.extend("  " + w.edge(e, granted) for e in pic.edges)
-    if legend:
+    if opts.legend:
         # Set last, so that no cluster inherits the legend as its label.
         out.append(f"  graph [label={w.legend()} labelloc=b labeljust=l]")
     out.append("}")

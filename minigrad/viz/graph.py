@@ -22,13 +22,8 @@ from dataclasses import dataclass
 
 from minigrad.nn.parameter import Parameter
 from minigrad.tensor import Tensor
-
-# A time-step component of a scope path, as the LSTM layer writes them: t0, t1, ...
-STEP = re.compile(r"t(\d+)")
-
-
-class GraphTooLargeError(ValueError):
-    """A picture would have more nodes than ``max_nodes`` allows."""
+from minigrad.viz.errors import DrawingError, DrawingTypeError, GraphTooLargeError
+from minigrad.viz.options import Options
 
 
 def parts_of(scope: str | None) -> tuple[str, ...]:
@@ -114,7 +109,7 @@ class ScopePattern:
 
     def __init__(self, text: str, who: str) -> None:
         if not isinstance(text, str) or not text.strip("/"):
-            raise ValueError(f"{who}: a scope pattern must be a non-empty string, got {text!r}")
+            raise DrawingError(f"{who}: a scope pattern must be a non-empty string, got {text!r}")
         self.text = text
         parts = text.strip("/").split("/")
         # An unanchored pattern may start at any component: a leading ** says exactly that.
@@ -138,7 +133,7 @@ class ScopePattern:
 def _patterns(spec, who: str, arg: str) -> list[ScopePattern]:
     items = [spec] if isinstance(spec, str) else spec
     if not isinstance(items, (list, tuple)) or not items:
-        raise TypeError(f"{who}: {arg}= must be a pattern string or a list of them, got {spec!r}")
+        raise DrawingTypeError(f"{who}: {arg}= must be a pattern string or a list of them, got {spec!r}")
     return [ScopePattern(p, f"{who}({arg}=...)") for p in items]
 
 
@@ -204,7 +199,9 @@ def name_resolver(names) -> Callable:
     if hasattr(names, "named_parameters"):
         names = {p: n for n, p in names.named_parameters()}
     if not isinstance(names, dict):
-        raise TypeError(f"names= must be a dict {{tensor: name}} or a Module, got {type(names).__name__}")
+        raise DrawingTypeError(
+            f"names= must be a dict {{tensor: name}} or a Module, got {type(names).__name__}"
+        )
     return lambda t: names.get(t) or t.name
 
 
@@ -247,6 +244,7 @@ def reading_order(g: Graph, parts: list) -> list[int]:
     ready, the one whose scope comes LAST in ORDER (then graph order). Laying out left to right with few
     crossing-minimisation passes (mclimit), Graphviz stacks sibling clusters bottom to top in the order
     it first meets them, so this order draws them top to bottom as ORDER lists them."""
+
     def rank(j: int) -> tuple:
         return tuple(-ORDER.index(c) if c in ORDER else 1 for c in parts[j]), j
 
@@ -280,43 +278,34 @@ def _step_names(name_of: Callable, last: int) -> Callable:
     return name
 
 
-def _weight_scopes(g: Graph, parts: list, visible: list, weightlike: list) -> list[str]:
-    """The outermost scopes whose drawn ops all compute weights (their outputs are weight-like)."""
-    mixed = set()  # scopes holding an op that is not
+def _weight_scopes(g: Graph, parts: list, visible: list, weightlike: list) -> set[tuple]:
+    """The outermost scopes whose drawn ops all compute weights (their outputs are weight-like) for
+    ops that compute something else: the scopes that cut a layer's weights into blocks."""
+
+    def data_op(j: int) -> bool:
+        return visible[j] and not all(weightlike[i] for i in g.outputs[j])
+
+    mixed = set()  # scopes holding a data op
     for j, p in enumerate(parts):
-        if visible[j] and not all(weightlike[i] for i in g.outputs[j]):
+        if data_op(j):
             mixed.update(p[:d] for d in range(len(p) + 1))
-    found = []
-    for j, p in enumerate(parts):
-        if visible[j] and p and p not in mixed:
-            top = next(p[:d] for d in range(1, len(p) + 1) if p[:d] not in mixed)
-            if "/" + "/".join(top) not in found:
-                found.append("/" + "/".join(top))
-    return found
+    return {
+        next(p[:d] for d in range(1, len(p) + 1) if p[:d] not in mixed)
+        for j, p in enumerate(parts)
+        if visible[j] and p and p not in mixed and any(data_op(u) for i in g.outputs[j] for u in g.users[i])
+    }
 
 
-def plan(
-    roots,
-    *,
-    scope=None,
-    collapse="auto",
-    rolled: bool = False,
-    intermediates="auto",
-    names=None,
-    copy_shared: bool = True,
-    show_backward: bool = False,
-    show_values: bool = False,
-    max_nodes: int | None = 500,
-    who: str = "to_dot",
-) -> Picture:
+def plan(roots, opts: Options, who: str = "to_dot") -> Picture:
     """Decide what to draw: the items and edges of the picture of the graph behind ``roots``.
 
-    See `minigrad.viz.to_dot` for the options. Raises GraphTooLargeError when the picture has more than
+    See `Options` for the options. Raises GraphTooLargeError when the picture has more than
     ``max_nodes`` nodes (None: no limit); the count is made before any label is written.
     """
-    if intermediates not in ("auto", "all", "none", True, False):
-        raise ValueError(f"{who}: intermediates must be 'auto', 'all' or 'none', got {intermediates!r}")
-    intermediates = {True: "all", False: "none"}.get(intermediates, intermediates)
+    scope, collapse, rolled, names = opts.scope, opts.collapse, opts.rolled, opts.names
+    copy_shared, show_values, max_nodes = opts.copy_shared, opts.show_values, opts.max_nodes
+    intermediates = {True: "all", False: "none"}.get(opts.intermediates, opts.intermediates)
+    step_re = re.compile(opts.step)
     name_of = name_resolver(names)
     g = Graph(roots)
     n_ops, n_t = len(g.ops), len(g.tensors)
@@ -337,7 +326,7 @@ def plan(
 
         selected = [inside(p) for p in parts]
         if not any(selected):
-            raise ValueError(
+            raise DrawingError(
                 f"{who}: scope={scope!r} matches no scope of the graph; its scopes are: {_scope_list(parts)}"
             )
     visible = list(selected)
@@ -351,7 +340,7 @@ def plan(
             if not visible[j]:
                 continue
             for d, comp in enumerate(parts[j]):
-                m = STEP.fullmatch(comp)
+                m = step_re.fullmatch(comp)
                 if m:
                     k = int(m.group(1))
                     groups.setdefault(parts[j][:d], {}).setdefault(k, []).append(j)
@@ -359,8 +348,9 @@ def plan(
                     break
         if not any(len(by_k) > 1 for by_k in groups.values()):
             drawn = _scope_list(p for p, v in zip(parts, visible) if v)
-            raise ValueError(
-                f"{who}: rolled=True needs scopes with time steps (a component t0, t1, ...) of which there "
+            raise DrawingError(
+                f"{who}: rolled=True needs scopes with time steps (a component t0, t1, ... matching step="
+                f"{opts.step!r}) of which there "
                 f"are at least two; the drawn scopes are: {drawn}"
             )
         for prefix, by_k in groups.items():
@@ -402,44 +392,41 @@ def plan(
             for i in g.outputs[j]:
                 weightlike[i] = True
 
-    # 3. Which scopes fold into one box. A rolled view folds by default each scope that only cuts
-    # weights (every op in it computes from parameters and constants alone).
+    # 3. Which scopes fold into one box: those collapse= names and, unless collapse=False, each scope
+    # that only cuts weights for the rest of the graph.
     box_key: list = [None] * n_ops
-    if collapse == "auto":
-        collapse = _weight_scopes(g, parts, visible, weightlike) if rolled else None
-    if collapse is False or (isinstance(collapse, (list, tuple)) and not collapse):
-        collapse = None
-    if collapse is not None:
-        if callable(collapse):
-            test, cpats = collapse, []
-        else:
-            test, cpats = None, _patterns(collapse, who, "collapse")
-        folds: dict = {}  # scope path -> the outermost folded scope holding it, or None
-        used = set()
-        for j in range(n_ops):
-            if not visible[j]:
-                continue
-            p = parts[j]
-            if p not in folds:
-                folds[p] = None
-                for d in range(1, len(p) + 1):
-                    pre = p[:d]
-                    if test is not None:
-                        hit = bool(test("/".join(pre)))
-                    else:
-                        k = next((k for k, pt in enumerate(cpats) if pt.matches(pre)), None)
-                        hit = k is not None
-                        used.add(k)
-                    if hit:
-                        folds[p] = pre
-                        break
-            box_key[j] = folds[p]
-        unused = [pt.text for k, pt in enumerate(cpats) if k not in used]
-        if unused:
-            raise ValueError(
-                f"{who}: collapse pattern {unused[0]!r} matches no drawn scope; the drawn scopes are: "
-                f"{_scope_list(p for p, v in zip(parts, visible) if v)}"
-            )
+    weight_scopes = set() if collapse is False else _weight_scopes(g, parts, visible, weightlike)
+    test, cpats = None, []
+    if callable(collapse):
+        test = collapse
+    elif collapse not in (None, False) and not (isinstance(collapse, (list, tuple)) and not collapse):
+        cpats = _patterns(collapse, who, "collapse")
+    folds: dict = {}  # scope path -> the outermost folded scope holding it, or None
+    used = set()
+    for j in range(n_ops):
+        if not visible[j]:
+            continue
+        p = parts[j]
+        if p not in folds:
+            folds[p] = None
+            for d in range(1, len(p) + 1):
+                pre = p[:d]
+                if test is not None:
+                    hit = bool(test("/".join(pre)))
+                else:
+                    k = next((k for k, pt in enumerate(cpats) if pt.matches(pre)), None)
+                    hit = k is not None
+                    used.add(k)
+                if hit or pre in weight_scopes:
+                    folds[p] = pre
+                    break
+        box_key[j] = folds[p]
+    unused = [pt.text for k, pt in enumerate(cpats) if k not in used]
+    if unused:
+        raise DrawingError(
+            f"{who}: collapse pattern {unused[0]!r} matches no drawn scope; the drawn scopes are: "
+            f"{_scope_list(p for p, v in zip(parts, visible) if v)}"
+        )
 
     is_root = [False] * n_t
     for i in g.roots:
@@ -551,8 +538,7 @@ def plan(
             return leaf_item(i, common_cluster(i)), "data", ""
         if visible[p]:
             own = cluster_of(p)
-            others = len(reader_clusters[i]) - (own in reader_clusters[i])
-            if copy_shared and weightlike[i] and cl != own and (others > 1 or box_key[p] is not None):
+            if copy_shared and weightlike[i] and cl != own:
                 key = ("ref", i, cl)
                 k = made.get(key)
                 if k is None:
@@ -618,10 +604,9 @@ def plan(
         srcs = []
         for i in g.args[j]:
             p = g.producer[i]
-            if folds_into_box(i, j):
-                srcs.append((i, None, "", ""))
-            elif not (p is not None and visible[p] and target[p] == target[j]):
-                srcs.append((i, *source(i, j)))  # (else: both inside one folded box)
+            if p is not None and visible[p] and target[p] == target[j]:
+                continue  # both inside one folded box
+            srcs.append((i, None, "", "") if folds_into_box(i, j) else (i, *source(i, j)))
         dst = op_item(j)
         if box_key[j] is not None:
             items[dst].ops += 1
@@ -646,7 +631,7 @@ def plan(
     if max_nodes is not None and len(items) > max_nodes:
         hint = (
             "rolled=True (draw one time step), "
-            if not rolled and any(STEP.fullmatch(c) for p in set(parts) for c in p)
+            if not rolled and any(step_re.fullmatch(c) for p in set(parts) for c in p)
             else ""
         )
         raise GraphTooLargeError(
@@ -655,7 +640,7 @@ def plan(
             "can take minutes to lay out thousands of nodes)"
         )
     out = list(edges.values())
-    if show_backward:
+    if opts.show_backward:
         for e in list(out):
             ts = [t for t in e.tensors if t.requires_grad]
             if ts:
