@@ -327,8 +327,12 @@ def test_a_shared_leaf_is_drawn_once_in_each_cluster_that_uses_it():
 
 def test_node_count_of_the_full_lstm_picture():
     h, _, _, _ = lstm_graph(T=3)
-    # per step 25 ops, 12 weight copies (W, U, b in each gate) and x; step 0 also h0 and c0; the output
-    assert len(Parsed(to_dot(h)).nodes) == 3 * (OPS_PER_STEP + 12 + 1) + 2 + 1
+    # per step 25 ops, 12 weight copies (W, U, b in each gate) and x; step 0 also h0 and c0, the others
+    # the h and c of the step before, entering on their left; the output
+    p = Parsed(to_dot(h))
+    assert len(p.nodes) == 3 * (OPS_PER_STEP + 12 + 1) + 2 + 2 * 2 + 1
+    entering = [n["path"] for n in p.nodes.values() if n["path"][-1:] in [("t1",), ("t2",)]]
+    assert sorted(entering) == [("lstm", "l0", "t1")] * 3 + [("lstm", "l0", "t2")] * 3  # x, h, c
 
 
 # -- scope= ---
@@ -469,7 +473,7 @@ def test_max_nodes_names_the_count():
 def test_max_nodes_suggests_rolling_a_recurrence():
     h, _, _, _ = lstm_graph(T=3)
     with pytest.raises(
-        viz.GraphTooLargeError, match=r"would have 117 nodes, more than max_nodes=100; .*rolled=True"
+        viz.GraphTooLargeError, match=r"would have 121 nodes, more than max_nodes=100; .*rolled=True"
     ):
         viz.to_dot(h, max_nodes=100)
 

@@ -342,6 +342,8 @@ class _Writer:
                 text = ", ".join(names)
             if e.notes:
                 text = " ".join(x for x in (text, ", ".join(e.notes)) if x)
+            if e.kind == "step":  # into the next time step, which is drawn below, not to the right
+                attrs["constraint"] = "false"
             if e.kind == "recurrent":
                 text = f"{text} ({e.steps} steps)" if text else f"{e.steps} steps"
                 attrs.update(
@@ -417,6 +419,14 @@ def picture_to_dot(pic: Picture, opts: Options, who: str = "to_dot") -> str:
                 children[pre[:-1]].append(pre)
                 ids[pre] = len(ids)
         members[cl].append(k)
+    if rankdir == "LR":
+        # Laid out left to right with few crossing-minimisation passes (mclimit), Graphviz stacks the
+        # sibling clusters it meets first at the bottom: write them last, so that they read from the top.
+        # Time steps are not connected (what passes between them does not constrain the layout), and
+        # unconnected parts stack from the top in the order they are written: keep those in order.
+        for path, kids in children.items():
+            steps = [c for c in kids if c in pic.steps]
+            children[path] = steps + [c for c in kids[::-1] if c not in pic.steps]
     stack: list = [((), False)]
     while stack:
         path, closing = stack.pop()

@@ -188,6 +188,7 @@ class Picture:
     items: list[Item]
     edges: list[Edge]
     cluster_notes: dict  # cluster path -> extra label text (the rolled step)
+    steps: set  # the cluster paths that are time steps
     roots: list[Tensor]
     name_of: Callable
 
@@ -241,12 +242,11 @@ ORDER = (
 
 def reading_order(g: Graph, parts: list) -> list[int]:
     """The ops in the order items are numbered: each after the ops that made its inputs and, among those
-    ready, the one whose scope comes LAST in ORDER (then graph order). Laying out left to right with few
-    crossing-minimisation passes (mclimit), Graphviz stacks sibling clusters bottom to top in the order
-    it first meets them, so this order draws them top to bottom as ORDER lists them."""
+    ready, the one whose scope comes first in ORDER (then graph order); so the gates of a step are
+    numbered in the order textbooks list them, and steps in time order."""
 
     def rank(j: int) -> tuple:
-        return tuple(-ORDER.index(c) if c in ORDER else 1 for c in parts[j]), j
+        return tuple(ORDER.index(c) if c in ORDER else len(ORDER) for c in parts[j]), j
 
     waiting = [0] * len(g.ops)
     for j, a in enumerate(g.args):
@@ -331,21 +331,21 @@ def plan(roots, opts: Options, who: str = "to_dot") -> Picture:
             )
     visible = list(selected)
     rep: list[int | None] = [None] * n_ops  # rolled: the drawn op standing for a hidden one
-    step_of: list = [None] * n_ops  # rolled: (prefix, k, depth of the step) for ops in a time step
+    step_of: list = [None] * n_ops  # (prefix, k, depth of the step) for ops in a time step
     n_steps: dict = {}  # prefix -> number of steps
     cluster_notes: dict = {}
+    groups: dict = {}  # prefix -> {k: the drawn ops of step k}
+    for j in range(n_ops):
+        if not visible[j]:
+            continue
+        for d, comp in enumerate(parts[j]):
+            m = step_re.fullmatch(comp)
+            if m:
+                k = int(m.group(1))
+                groups.setdefault(parts[j][:d], {}).setdefault(k, []).append(j)
+                step_of[j] = (parts[j][:d], k, d)
+                break
     if rolled:
-        groups: dict = {}
-        for j in range(n_ops):
-            if not visible[j]:
-                continue
-            for d, comp in enumerate(parts[j]):
-                m = step_re.fullmatch(comp)
-                if m:
-                    k = int(m.group(1))
-                    groups.setdefault(parts[j][:d], {}).setdefault(k, []).append(j)
-                    step_of[j] = (parts[j][:d], k, d)
-                    break
         if not any(len(by_k) > 1 for by_k in groups.values()):
             drawn = _scope_list(p for p, v in zip(parts, visible) if v)
             raise DrawingError(
@@ -545,7 +545,11 @@ def plan(roots, opts: Options, who: str = "to_dot") -> Picture:
                     note = f"from {g.ops[p].scope.rsplit('/', 1)[-1]}" if g.ops[p].scope else ""
                     k = new(key, Item(kinds[i], cl, tensor=t, ref=True, note=note))
                 return k, "data", ""
-            return (box(i) if has_box[i] else op_item(p)), "data", ""
+            src = box(i) if has_box[i] else op_item(p)
+            sp, sj = step_of[p], step_of[j]
+            if sp and sj and sp[0] == sj[0] and sp[1] != sj[1] and box_key[j] is None and box_key[p] is None:
+                return entering(i, j, src, "step", Item(kinds[i], (), tensor=t, ref=True)), "data", ""
+            return src, "data", ""
         # made by a hidden op: a rolled view's other step, or outside the selected scope
         r = rep[p]
         if r is not None:
@@ -553,15 +557,8 @@ def plan(roots, opts: Options, who: str = "to_dot") -> Picture:
             src = box(twin) if twin is not None and has_box[twin] else op_item(r)
             sp, sj = step_of[p], step_of[j]
             if sj is not None and sp[0] == sj[0] and sp[1] < sj[1]:
-                # An earlier step of the same recurrence: drawn entering the step on its left (as
-                # h_{t-1}), with a red arrow looping back to it from the value the step passes on.
-                step_cluster = parts[j][: sj[2] + 1]
-                key = ("previous", i, step_cluster)
-                k = made.get(key)
-                if k is None:
-                    k = new(key, Item("boundary", step_cluster, tensor=t))
-                    add_edge(src, k, "recurrent", t, steps=n_steps[sj[0]])
-                return k, "data", ""
+                # an earlier step of the same recurrence: a red arrow loops back to it
+                return entering(i, j, src, "recurrent", Item("boundary", (), tensor=t)), "data", ""
             return src, "data", f"from t{sp[1]}"
         shared = copy_shared and weightlike[i] and many
         key = ("boundary", i, cl if shared else common_cluster(i))
@@ -572,6 +569,18 @@ def plan(roots, opts: Options, who: str = "to_dot") -> Picture:
             note = f"from {where}"
             k = new(key, Item("boundary", key[2], tensor=t, ref=shared, note=note))
         return k, "data", ""
+
+    def entering(i: int, j: int, src: int, kind: str, item: Item) -> int:
+        """A value made in another time step (h_{t-1}, c_{t-1}), drawn once in the step of op j, on its
+        left, with an arrow of ``kind`` from ``src``, where it was made, that does not pull the steps
+        into one row (so that steps stack, each with what enters it)."""
+        item.cluster = parts[j][: step_of[j][2] + 1]
+        key = ("entering", i, item.cluster)
+        k = made.get(key)
+        if k is None:
+            k = new(key, item)
+            add_edge(src, k, kind, g.tensors[i], steps=n_steps.get(step_of[j][0], 0))
+        return k
 
     common: dict = {}
 
@@ -645,4 +654,5 @@ def plan(roots, opts: Options, who: str = "to_dot") -> Picture:
             ts = [t for t in e.tensors if t.requires_grad]
             if ts:
                 out.append(Edge(e.dst, e.src, "grad", ts))
-    return Picture(items, out, cluster_notes, [g.tensors[i] for i in g.roots], name_of)
+    steps = {parts[j][: step_of[j][2] + 1] for j in range(n_ops) if visible[j] and step_of[j] is not None}
+    return Picture(items, out, cluster_notes, steps, [g.tensors[i] for i in g.roots], name_of)
