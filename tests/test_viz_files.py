@@ -53,5 +53,5 @@ def test_a_format_that_contradicts_the_extension_is_refused(tmp_path, capsys):
     code, _, err = graph(tmp_path, capsys, "--format", "png", "--out", str(tmp_path / "x.svg"))
     assert code == 2
     x = tmp_path / "x.svg"
-    assert err == f"lstm graph: error: render: {x} names a svg file but format='png'; name a .png file\n"
+    assert err == f"lstm graph: error: render: {x} ends in .svg but format='png'; name a .png file\n"
     assert os.listdir(tmp_path) == []

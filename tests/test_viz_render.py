@@ -77,7 +77,7 @@ def test_without_any_renderer_a_notebook_shows_the_dot_text_and_a_hint(monkeypat
         d.render(tmp_path / "g.svg")
     msg = str(e.value)
     assert msg.startswith("render: no Graphviz to lay out drawings (dot and graphviz-pure are missing): ")
-    assert "`pip install graphviz-pure`" in msg and "mg.viz.to_dot() gives the DOT text" in msg
+    assert "'pip install graphviz-pure'" in msg and "mg.viz.to_dot() gives the DOT text" in msg
     assert isinstance(e.value, mg.MinigradError) and isinstance(e.value, RuntimeError)
     assert not (tmp_path / "g.svg").exists()
     bundle = d._repr_mimebundle_()
@@ -164,7 +164,7 @@ def test_render_refuses_to_replace_a_file_that_is_not_a_drawing(tmp_path):
         "another file, or pass force=True (--force on the command line)"
     )
     assert notes.read_text() == "my notes" and os.listdir(tmp_path) == ["notes.txt"]
-    with pytest.raises(viz.DrawingError, match=r"x.svg names a svg file but format='png'; name a .png file"):
+    with pytest.raises(viz.DrawingError, match=r"x.svg ends in .svg but format='png'; name a .png file"):
         d.render(tmp_path / "x.svg", format="png")
     with pytest.raises(
         viz.DrawingError, match=r"^render: unknown format 'nope'; one of svg, png, pdf, dot, gv$"

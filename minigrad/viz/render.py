@@ -42,12 +42,12 @@ def _pure_program() -> str | None:
 def _install_hint() -> str:
     if sys.platform == "emscripten":
         return "in the browser minigrad.viz.browser renders drawings; it could not be loaded"
-    pip = f"`pip install {PURE}` (what minigrad installs by default)"
+    pip = f"'pip install {PURE}' (minigrad installs it by default)"
     if sys.platform == "win32":
-        return f"install {pip}, or Graphviz with `winget install graphviz`"
+        return f"run {pip}, or install Graphviz with 'winget install graphviz'"
     if sys.platform == "darwin":
-        return f"install {pip}, or Graphviz with `brew install graphviz`"
-    return f"install {pip}, or Graphviz with `sudo apt-get install graphviz` (Debian/Ubuntu)"
+        return f"run {pip}, or install Graphviz with 'brew install graphviz'"
+    return f"run {pip}, or install Graphviz with 'sudo apt-get install graphviz' (Debian/Ubuntu)"
 
 
 def layout(
@@ -73,7 +73,7 @@ def layout(
     if format == "pdf":
         raise GraphvizNotFoundError(
             f"render: pdf output needs the Graphviz program `{engine}`, which is not on the PATH; "
-            f"{_install_hint().split(', or ')[-1]}, or write svg or png"
+            f"{_install_hint().split(', or ')[-1]}; or write svg or png"
         )
     raise GraphvizNotFoundError(
         f"render: no Graphviz to lay out drawings ({engine} and {PURE} are missing): {_install_hint()}; "
@@ -223,7 +223,7 @@ class Drawing:
             path = path.with_name(f"{path.name}.{format}")
         elif suffix in FORMATS and suffix != format and {suffix, format} != {"dot", "gv"}:
             raise DrawingError(
-                f"render: {path} names a {suffix} file but format={format!r}; name a .{format} file"
+                f"render: {path} ends in .{suffix} but format={format!r}; name a .{format} file"
             )
         check_target(path, force)
         atomic_write(path, self.pipe(format, timeout=timeout))
