@@ -164,8 +164,8 @@ def write() -> None:
     lines = [
         "# Gallery: every kind of drawing",
         "",
-        "Made by `python docs/gallery.py` from the code under each picture (the conventions they follow are in",
-        "[drawings.md](drawings.md)), run after this setup:",
+        "Made by `python docs/gallery.py` from the code under each picture (the conventions they follow",
+        "are in [drawings.md](drawings.md)), run after this setup:",
         "",
         "```python",
         SETUP.rstrip(),
