@@ -10,6 +10,7 @@ that fits the platform. Nothing here imports the ``graphviz`` Python package.
 from __future__ import annotations
 
 import base64
+import io
 import os
 import re
 import shutil
@@ -137,6 +138,18 @@ def check_target(path: Path, force: bool) -> None:
         )
 
 
+def _palette(png: bytes) -> bytes:
+    """The PNG with a palette of 64 colours, a quarter of the size (a notebook stores every picture
+    twice, as SVG and PNG); unchanged where Pillow (which matplotlib brings) is missing."""
+    try:
+        from PIL import Image
+    except ImportError:
+        return png
+    out = io.BytesIO()
+    Image.open(io.BytesIO(png)).convert("RGB").quantize(colors=64).save(out, format="PNG", optimize=True)
+    return out.getvalue()
+
+
 class Drawing:
     """A drawing of a minigrad graph: its DOT text (``.source``) and the ways to show it.
 
@@ -241,7 +254,7 @@ class Drawing:
         try:
             bundle = {"image/svg+xml": self.pipe("svg", encoding="utf-8")}
             if sys.platform != "emscripten":
-                bundle["image/png"] = base64.b64encode(self.pipe("png")).decode("ascii")
+                bundle["image/png"] = base64.b64encode(_palette(self.pipe("png"))).decode("ascii")
         except GraphvizError as e:  # a notebook must run on without Graphviz, or past a timeout
             return {"text/plain": f"{e}\n{self.source}"}
         bundle["text/plain"] = repr(self)
