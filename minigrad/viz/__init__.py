@@ -39,13 +39,14 @@ from minigrad.viz.errors import (
     GraphvizNotFoundError,
     RenderTimeoutError,
 )
-from minigrad.viz.graph import Graph, Picture, ScopePattern, plan
+from minigrad.viz.graph import Graph, Picture, ScopePattern
 from minigrad.viz.options import Options
+from minigrad.viz.planner import Planner, plan
 from minigrad.viz.render import DEFAULT_TIMEOUT, Drawing, layout, svg_size
 
 __all__ = [
     "Drawing", "DrawingError", "DrawingTypeError", "Graph", "GraphTooLargeError", "GraphvizError",
-    "GraphvizNotFoundError", "Options", "Picture", "RenderTimeoutError", "ScopePattern", "draw",
+    "GraphvizNotFoundError", "Options", "Picture", "Planner", "RenderTimeoutError", "ScopePattern", "draw",
     "draw_backward", "html", "layout", "plan", "quote", "summary", "svg_size", "to_dot", "tooltip",
 ]  # fmt: skip
 
