@@ -107,3 +107,17 @@ def test_labels_use_the_course_notation():
     text = viz.to_dot(layer_output(), scope="*/t4/forget_gate")
     assert "<b>W_f</b><br/>(3, 4) float64" in text and "<b>U_f</b><br/>(4, 4) float64" in text
     assert "<b>x_4</b><br/>(2, 3) float64" in text and "\u1d40" not in text and "^T" not in text
+
+
+def test_the_disagreement_drawing_takes_its_colours_and_layout_from_viz():
+    from lstm import compare, reference
+    from minigrad.viz.dot import AGREE, DISAGREE
+
+    assert (compare.WRONG_COLOUR, compare.RIGHT_COLOUR) == (DISAGREE, AGREE)
+
+    def slipped(dh, dc, cache):
+        return reference.lstm_step_backward(dh, dc, cache._replace(c_prev=cache.c))
+
+    text = compare.draw_disagreement(compare.compare_gradients(slipped)).source
+    assert "12 ops folded" in text  # the weight plumbing folded, as in every drawing
+    assert re.search(rf'fillcolor="{DISAGREE}".*tooltip="matmul in forget_gate"', text)

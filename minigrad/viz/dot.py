@@ -31,6 +31,8 @@ KINDS = {
     "collapsed": ("#d7ccc8", "folded scope"),
 }
 RECURRENT = "#c62828"
+# colors= for a comparison with a hand derivation (lstm.compare): where it disagrees, where it agrees
+DISAGREE, AGREE = "#e57373", "#81c784"
 GRAD = "#d81b60"
 CLUSTER_FILLS = ("#fafafa", "#f3f3f3", "#ececec", "#e5e5e5", "#dedede")
 # A yellow-orange-red heat scale (low to high) for numbers returned by colors=.
