@@ -77,15 +77,16 @@ ensure_venv() {
         die "$PYTHON -m venv still fails after installing python$ver-venv"
 }
 
-# Graphviz's `dot` renders the graph drawings. Without it everything else works, so a failure only warns.
+# Graphviz's `dot` renders the graph drawings (pdf needs it; svg and png fall back to pip's graphviz-pure).
+# Without it everything else works, so a failure only warns.
 ensure_dot() {
     command -v dot >/dev/null 2>&1 && return 0
     if command -v apt-get >/dev/null 2>&1; then
         say "installing Graphviz (the dot program) with apt-get"
         apt_install graphviz && return 0
-        say "could not install graphviz: drawings will not render until 'apt-get install graphviz' is run"
+        say "could not install graphviz: drawings use graphviz-pure (no pdf until 'apt-get install graphviz')"
     else
-        say "Graphviz's dot program is missing; drawings will not render until it is installed" \
+        say "Graphviz's dot program is missing; drawings use graphviz-pure, pdf output needs dot" \
             "(brew install graphviz, dnf install graphviz, pacman -S graphviz, ...)"
     fi
 }

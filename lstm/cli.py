@@ -173,11 +173,14 @@ def build_parser() -> argparse.ArgumentParser:
                               "state update, or all of it", f"one of {', '.join([*GATES, 'all'])}"))
     g.add_argument("--steps", type=_positive_int, default=1, metavar="T",
                    help=_help("time steps to unroll", POSITIVE_INT))
-    g.add_argument("--format", choices=("svg", "png", "dot"), default="svg",
-                   help=_help("svg or png (needs Graphviz's dot program), or dot (the DOT text)",
-                              "svg, png or dot"))
+    g.add_argument("--format", choices=("svg", "png", "dot"),
+                   help=_help("svg or png (a picture), or dot (the DOT text)", "svg, png or dot",
+                              "--out's extension, else svg"))
     g.add_argument("--out", type=Path, metavar="FILE",
-                   help=_help("output file", "a path", "lstm_<gate>.<format>"))
+                   help=_help("output file, written exactly as named; an existing file that is not a drawing "
+                              "is kept unless --force", "a path", "lstm_<gate>.<format>"))
+    g.add_argument("--force", action="store_true",
+                   help="replace --out even if it is not a drawing (default: off, refuse)")
     g.add_argument("--input-size", type=_positive_int, default=3, metavar="I",
                    help=_help("features per input step of the random LSTM", POSITIVE_INT))
     g.add_argument("--hidden", type=_positive_int, default=4, metavar="H",
@@ -285,8 +288,9 @@ def _pictures(result, out: Path) -> list[tuple[Path, str]]:
     return written
 
 
-def _draw_step(layer, x, scope, path: Path, fmt: str = "svg"):
-    """Draw the graph of ``layer`` on ``x`` (the whole thing, or the ops of one gate)."""
+def _draw_step(layer, x, scope, path: Path, fmt: str | None = None, force: bool = False):
+    """Draw the graph of ``layer`` on ``x`` (the whole thing, or the ops of one gate) to exactly ``path``
+    (in ``fmt``, else as its extension says); a file there that is not a drawing is kept unless ``force``."""
     from minigrad import viz
 
     fused = getattr(layer, "fused", False)
@@ -299,12 +303,7 @@ def _draw_step(layer, x, scope, path: Path, fmt: str = "svg"):
             layer.fused = True
     root = out[0] if isinstance(out, tuple) else out
     pattern = f"*/{scope}" if scope else None
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if fmt == "dot":
-        path.write_text(viz.to_dot(root, scope=pattern))
-        return path
-    graph = viz.draw(root, scope=pattern)
-    return graph.render(path, format=fmt, cleanup=True)
+    return viz.draw(root, scope=pattern).render(path, format=fmt, force=force)
 
 
 def _load_model(path: Path):
@@ -355,8 +354,8 @@ def cmd_graph(args) -> int:
     if args.gate == "all":
         gates = {"all": None}
     for gate, scope in gates.items():
-        path = args.out or Path(f"lstm_{gate}.{args.format}")
-        written = _draw_step(layer, x, scope, Path(path), args.format)
+        path = args.out or Path(f"lstm_{gate}.{args.format or 'svg'}")
+        written = _draw_step(layer, x, scope, Path(path), args.format, force=args.force)
         print(f"wrote {written}")
     return 0
 

@@ -15,7 +15,9 @@ import re
 import numpy as np
 
 from minigrad.tensor import Tensor
+from minigrad.viz.errors import DrawingTypeError
 from minigrad.viz.graph import Item, Picture
+from minigrad.viz.options import Options
 
 # fill colour and legend text of each kind of node, in legend order
 KINDS = {
@@ -29,11 +31,16 @@ KINDS = {
     "collapsed": ("#d7ccc8", "folded scope"),
 }
 RECURRENT = "#c62828"
+# colors= for a comparison with a hand derivation (lstm.compare): where it disagrees, where it agrees
+DISAGREE, AGREE = "#e57373", "#81c784"
 GRAD = "#d81b60"
 CLUSTER_FILLS = ("#fafafa", "#f3f3f3", "#ececec", "#e5e5e5", "#dedede")
 # A yellow-orange-red heat scale (low to high) for numbers returned by colors=.
 HEAT = ((255, 255, 204), (254, 217, 118), (253, 141, 60), (227, 26, 28), (128, 0, 38))
-MAX_TEXT = 60  # longest name shown in a label (tooltips carry the whole text)
+# Widest picture, in px (a notebook column is about 1,100 px): Graphviz scales a wider layout down to it.
+PAGE_WIDTH = 1000
+MAX_TEXT = 60  # longest line of a label
+MAX_TOOLTIP = 300  # longest tooltip
 
 _BAD_CHARS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
 
@@ -68,8 +75,10 @@ def quote(text) -> str:
 
 
 def tooltip(text) -> str:
-    """A quoted tooltip: as `quote`, with each backslash shown as U+29F5, which looks the same."""
-    return quote(_visible(text).replace("\\", "\u29f5"))
+    """A quoted tooltip: as `quote`, with each backslash shown as U+29F5, which looks the same, and cut
+    to MAX_TOOLTIP characters with an ellipsis (the whole name stays on the tensor)."""
+    s = _visible(text).replace("\\", "\u29f5")
+    return quote(s if len(s) <= MAX_TOOLTIP else s[: MAX_TOOLTIP - 1] + "\u2026")
 
 
 # -- value summaries ---
@@ -178,7 +187,7 @@ class _Writer:
         if colors is None:
             return {}
         if not (isinstance(colors, dict) or callable(colors)):
-            raise TypeError(
+            raise DrawingTypeError(
                 f"{self.who}: colors= must be a dict {{tensor or node: colour}} or a function of a tensor, "
                 f"got {type(colors).__name__}"
             )
@@ -208,7 +217,7 @@ class _Writer:
             elif isinstance(v, (int, float, np.number)) and not isinstance(v, (bool, np.bool_)):
                 values[k] = float(v)
             else:
-                raise TypeError(
+                raise DrawingTypeError(
                     f"{self.who}: colors= gave {type(v).__name__} {v!r} for {self._describe(item)}; expected "
                     "a colour string, a number (drawn on a heat scale) or None"
                 )
@@ -267,7 +276,7 @@ class _Writer:
             lines = [f"<b>{html(_short(path.rsplit('/', 1)[-1]))}</b>", f"{item.ops} ops folded"]
             if item.reads:
                 names = [self.pic.name_of(r) for r in item.reads]
-                shown = [html(_short(n, 20)) for n in names if n][:4]
+                shown = [html(_short(n, 20)) for n in names if n][:3]
                 rest = len(names) - len(shown)
                 lines.append(_small("reads " + ", ".join(shown) + (f" +{rest}" if rest else "")))
             label = "<br/>".join(lines)
@@ -335,6 +344,8 @@ class _Writer:
                 text = ", ".join(names)
             if e.notes:
                 text = " ".join(x for x in (text, ", ".join(e.notes)) if x)
+            if e.kind == "step":  # into the next time step, which is drawn below, not to the right
+                attrs["constraint"] = "false"
             if e.kind == "recurrent":
                 text = f"{text} ({e.steps} steps)" if text else f"{e.steps} steps"
                 attrs.update(
@@ -383,17 +394,17 @@ class _Writer:
         )
 
 
-def picture_to_dot(
-    pic: Picture, *, show_data=False, show_grad=False, rankdir="LR", colors=None, legend=True, who="to_dot"
-) -> str:
-    """The DOT source of a picture; see `minigrad.viz.to_dot` for the options."""
-    if rankdir not in ("LR", "RL", "TB", "BT"):
-        raise ValueError(f"{who}: rankdir must be one of 'LR', 'RL', 'TB', 'BT', got {rankdir!r}")
-    w = _Writer(pic, show_data, show_grad, colors, who)
+def picture_to_dot(pic: Picture, opts: Options, who: str = "to_dot") -> str:
+    """The DOT source of a picture; see `Options` for the options."""
+    rankdir = opts.rankdir
+    w = _Writer(pic, opts.show_data, opts.show_grad, opts.colors, who)
     out = [
         "digraph minigrad {",
-        f'  graph [rankdir={rankdir} newrank=true fontname="Helvetica" fontsize=10 nodesep=0.2 ranksep=0.3]',
-        '  node [fontname="Helvetica" fontsize=10 height=0.3 margin="0.08,0.03"]',
+        # mclimit: few crossing-minimisation passes keep sibling clusters in the order they are
+        # written (see graph.reading_order), and keep layouts fast; size: at most PAGE_WIDTH wide
+        f'  graph [rankdir={rankdir} newrank=true mclimit=0.05 size="{PAGE_WIDTH / 96:.3f},100" '
+        'fontname="Helvetica" fontsize=10 nodesep=0.2 ranksep=0.2]',
+        '  node [fontname="Helvetica" fontsize=10 height=0.3 margin="0.04,0.02"]',
         '  edge [fontname="Helvetica" fontsize=9 color="#616161" arrowsize=0.6]',
     ]
     # The cluster tree, in order of first use; emitted with an explicit stack (scopes can nest deeply).
@@ -410,6 +421,14 @@ def picture_to_dot(
                 children[pre[:-1]].append(pre)
                 ids[pre] = len(ids)
         members[cl].append(k)
+    if rankdir == "LR":
+        # Laid out left to right with few crossing-minimisation passes (mclimit), Graphviz stacks the
+        # sibling clusters it meets first at the bottom: write them last, so that they read from the top.
+        # Time steps are not connected (what passes between them does not constrain the layout), and
+        # unconnected parts stack from the top in the order they are written: keep those in order.
+        for path, kids in children.items():
+            steps = [c for c in kids if c in pic.steps]
+            children[path] = steps + [c for c in kids[::-1] if c not in pic.steps]
     stack: list = [((), False)]
     while stack:
         path, closing = stack.pop()
@@ -433,7 +452,7 @@ def picture_to_dot(
         stack.extend((child, False) for child in reversed(children[path]))
     granted: set = set()
     out.extend("  " + w.edge(e, granted) for e in pic.edges)
-    if legend:
+    if opts.legend:
         # Set last, so that no cluster inherits the legend as its label.
         out.append(f"  graph [label={w.legend()} labelloc=b labeljust=l]")
     out.append("}")

@@ -1,8 +1,7 @@
-"""What a drawing shows, as plain data: walk the graph, pick a scope, roll time steps, fold scopes.
-
-`plan` turns roots and options into a `Picture`: numbered items (ops, tensors, folded scopes), each placed
-in a cluster (a scope path, as a tuple of its components), and the edges between them. Nothing here knows
-DOT; `minigrad.viz.dot` writes a Picture out. Every walk is a loop over lists, never recursion.
+"""The pieces a drawing is planned with: the recorded graph indexed for drawing, scope patterns, and a
+`Picture`, the plain data `minigrad.viz.planner` makes: numbered items (ops, tensors, folded scopes), each
+placed in a cluster (a scope path, as a tuple of its components), and the edges between them. Nothing here
+knows DOT; `minigrad.viz.dot` writes a Picture out. Every walk is a loop over lists, never recursion.
 
 Scope patterns (``scope=`` and ``collapse=``) are matched component by component: ``/`` separates
 components, ``*``, ``?`` and ``[...]`` match within one component and ``**`` matches any number of them.
@@ -15,19 +14,14 @@ inside a scope when the scope's path is its own scope path or a prefix of it (su
 from __future__ import annotations
 
 import fnmatch
+import heapq
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from minigrad.nn.parameter import Parameter
 from minigrad.tensor import Tensor
-
-# A time-step component of a scope path, as the LSTM layer writes them: t0, t1, ...
-STEP = re.compile(r"t(\d+)")
-
-
-class GraphTooLargeError(ValueError):
-    """A picture would have more nodes than ``max_nodes`` allows."""
+from minigrad.viz.errors import DrawingError, DrawingTypeError
 
 
 def parts_of(scope: str | None) -> tuple[str, ...]:
@@ -113,7 +107,7 @@ class ScopePattern:
 
     def __init__(self, text: str, who: str) -> None:
         if not isinstance(text, str) or not text.strip("/"):
-            raise ValueError(f"{who}: a scope pattern must be a non-empty string, got {text!r}")
+            raise DrawingError(f"{who}: a scope pattern must be a non-empty string, got {text!r}")
         self.text = text
         parts = text.strip("/").split("/")
         # An unanchored pattern may start at any component: a leading ** says exactly that.
@@ -134,14 +128,14 @@ class ScopePattern:
         return reach[m]
 
 
-def _patterns(spec, who: str, arg: str) -> list[ScopePattern]:
+def patterns(spec, who: str, arg: str) -> list[ScopePattern]:
     items = [spec] if isinstance(spec, str) else spec
     if not isinstance(items, (list, tuple)) or not items:
-        raise TypeError(f"{who}: {arg}= must be a pattern string or a list of them, got {spec!r}")
+        raise DrawingTypeError(f"{who}: {arg}= must be a pattern string or a list of them, got {spec!r}")
     return [ScopePattern(p, f"{who}({arg}=...)") for p in items]
 
 
-def _scope_list(paths) -> str:
+def scope_list(paths) -> str:
     names = sorted({"/".join(p) for p in paths if p})
     shown = ", ".join(names[:12])
     return shown + (f", ... ({len(names)} in all)" if len(names) > 12 else "") if names else "(none)"
@@ -192,6 +186,7 @@ class Picture:
     items: list[Item]
     edges: list[Edge]
     cluster_notes: dict  # cluster path -> extra label text (the rolled step)
+    steps: set  # the cluster paths that are time steps
     roots: list[Tensor]
     name_of: Callable
 
@@ -203,7 +198,9 @@ def name_resolver(names) -> Callable:
     if hasattr(names, "named_parameters"):
         names = {p: n for n, p in names.named_parameters()}
     if not isinstance(names, dict):
-        raise TypeError(f"names= must be a dict {{tensor: name}} or a Module, got {type(names).__name__}")
+        raise DrawingTypeError(
+            f"names= must be a dict {{tensor: name}} or a Module, got {type(names).__name__}"
+        )
     return lambda t: names.get(t) or t.name
 
 
@@ -218,7 +215,7 @@ def leaf_kind(t: Tensor, name: str | None, only_backward: bool) -> str:
     return "constant"
 
 
-def _step_keys(g: Graph, ops: list[int], depth: int) -> dict:
+def step_keys(g: Graph, ops: list[int], depth: int) -> dict:
     """A key per op of one time step, equal for the ops that play the same part in every step: the
     scope below the step, the op and its non-Tensor arguments, and how many such ops came before."""
     seen: dict = {}
@@ -233,352 +230,65 @@ def _step_keys(g: Graph, ops: list[int], depth: int) -> dict:
     return keys
 
 
-def plan(
-    roots,
-    *,
-    scope=None,
-    collapse=None,
-    rolled: bool = False,
-    intermediates="auto",
-    names=None,
-    copy_shared: bool = True,
-    show_backward: bool = False,
-    show_values: bool = False,
-    max_nodes: int | None = 500,
-    who: str = "to_dot",
-) -> Picture:
-    """Decide what to draw: the items and edges of the picture of the graph behind ``roots``.
+# Sibling scopes are drawn in this order, top to bottom (others after them, in graph order): the gates as
+# textbooks list them.
+ORDER = (
+    "input_gate", "forget_gate", "cell_candidate", "output_gate", "reset_gate", "update_gate", "candidate",
+    "cell_state", "hidden_state",
+)  # fmt: skip
 
-    See `minigrad.viz.to_dot` for the options. Raises GraphTooLargeError when the picture has more than
-    ``max_nodes`` nodes (None: no limit); the count is made before any label is written.
-    """
-    if intermediates not in ("auto", "all", "none", True, False):
-        raise ValueError(f"{who}: intermediates must be 'auto', 'all' or 'none', got {intermediates!r}")
-    intermediates = {True: "all", False: "none"}.get(intermediates, intermediates)
-    name_of = name_resolver(names)
-    g = Graph(roots)
-    n_ops, n_t = len(g.ops), len(g.tensors)
-    scope_memo: dict = {}
-    parts = [scope_memo.setdefault(node.scope, parts_of(node.scope)) for node in g.ops]
 
-    # 1. Which ops are drawn: those inside `scope`, then (rolled) one step of each recurrence.
-    selected = [True] * n_ops
-    if scope is not None:
-        pats = _patterns(scope, who, "scope")
-        memo: dict = {}
+def reading_order(g: Graph, parts: list) -> list[int]:
+    """The ops in the order items are numbered: each after the ops that made its inputs and, among those
+    ready, the one whose scope comes first in ORDER (then graph order); so the gates of a step are
+    numbered in the order textbooks list them, and steps in time order."""
 
-        def inside(p: tuple) -> bool:
-            hit = memo.get(p)
-            if hit is None:
-                hit = memo[p] = any(pt.matches(p[:d]) for d in range(1, len(p) + 1) for pt in pats)
-            return hit
+    def rank(j: int) -> tuple:
+        return tuple(ORDER.index(c) if c in ORDER else len(ORDER) for c in parts[j]), j
 
-        selected = [inside(p) for p in parts]
-        if not any(selected):
-            raise ValueError(
-                f"{who}: scope={scope!r} matches no scope of the graph; its scopes are: {_scope_list(parts)}"
-            )
-    visible = list(selected)
-    rep: list[int | None] = [None] * n_ops  # rolled: the drawn op standing for a hidden one
-    step_of: list = [None] * n_ops  # rolled: (prefix, k, depth of the step) for ops in a time step
-    n_steps: dict = {}  # prefix -> number of steps
-    cluster_notes: dict = {}
-    if rolled:
-        groups: dict = {}
-        for j in range(n_ops):
-            if not visible[j]:
-                continue
-            for d, comp in enumerate(parts[j]):
-                m = STEP.fullmatch(comp)
-                if m:
-                    k = int(m.group(1))
-                    groups.setdefault(parts[j][:d], {}).setdefault(k, []).append(j)
-                    step_of[j] = (parts[j][:d], k, d)
-                    break
-        if not any(len(by_k) > 1 for by_k in groups.values()):
-            drawn = _scope_list(p for p, v in zip(parts, visible) if v)
-            raise ValueError(
-                f"{who}: rolled=True needs scopes with time steps (a component t0, t1, ...) of which there "
-                f"are at least two; the drawn scopes are: {drawn}"
-            )
-        for prefix, by_k in groups.items():
-            ks = sorted(by_k)
-            last = ks[-1]
-            n_steps[prefix] = len(ks)
-            depth = len(prefix)
-            index = {key: j for j, key in _step_keys(g, by_k[last], depth).items()}
-            for k in ks[:-1]:
-                for j, key in _step_keys(g, by_k[k], depth).items():
-                    visible[j] = False
-                    rep[j] = index.get(key)
-            if len(ks) > 1:
-                cluster_notes[(*prefix, f"t{last}")] = f"one step drawn for {len(ks)} (t{ks[0]}..t{last})"
-        # Ops outside the steps that only fed hidden steps (the other steps' inputs) go too.
-        root_makers = {g.producer[i] for i in g.roots}
-        for j in range(n_ops - 1, -1, -1):
-            if visible[j] and step_of[j] is None and j not in root_makers:
-                visible[j] = any(visible[u] for i in g.outputs[j] for u in g.users[i])
+    waiting = [0] * len(g.ops)
+    for j, a in enumerate(g.args):
+        waiting[j] = len({g.producer[i] for i in a if g.producer[i] is not None})
+    ready = [rank(j) for j in range(len(g.ops)) if waiting[j] == 0]
+    heapq.heapify(ready)
+    out = []
+    while ready:
+        _, j = heapq.heappop(ready)
+        out.append(j)
+        for u in {u for i in g.outputs[j] for u in g.users[i]}:
+            waiting[u] -= 1
+            if waiting[u] == 0:
+                heapq.heappush(ready, rank(u))
+    return out
 
-    # 2. Which scopes fold into one box.
-    box_key: list = [None] * n_ops
-    if collapse is not None:
-        if callable(collapse):
-            test, cpats = collapse, []
-        else:
-            test, cpats = None, _patterns(collapse, who, "collapse")
-        folds: dict = {}  # scope path -> the outermost folded scope holding it, or None
-        used = set()
-        for j in range(n_ops):
-            if not visible[j]:
-                continue
-            p = parts[j]
-            if p not in folds:
-                folds[p] = None
-                for d in range(1, len(p) + 1):
-                    pre = p[:d]
-                    if test is not None:
-                        hit = bool(test("/".join(pre)))
-                    else:
-                        k = next((k for k, pt in enumerate(cpats) if pt.matches(pre)), None)
-                        hit = k is not None
-                        used.add(k)
-                    if hit:
-                        folds[p] = pre
-                        break
-            box_key[j] = folds[p]
-        unused = [pt.text for k, pt in enumerate(cpats) if k not in used]
-        if unused:
-            raise ValueError(
-                f"{who}: collapse pattern {unused[0]!r} matches no drawn scope; the drawn scopes are: "
-                f"{_scope_list(p for p, v in zip(parts, visible) if v)}"
-            )
 
-    # 3. Per tensor: kind, whether it is weight-like (a parameter or computed from parameters and
-    # constants alone, like the LSTM's per-gate weight blocks), and whether it gets a box.
-    kinds: list[str] = [""] * n_t
-    weightlike = [False] * n_t
-    for i, t in enumerate(g.tensors):
-        if g.producer[i] is None:
-            only_backward = bool(g.users[i]) and all("backward" in parts[u] for u in g.users[i])
-            kinds[i] = leaf_kind(t, name_of(t), only_backward)
-            weightlike[i] = kinds[i] in ("parameter", "constant")
-        else:
-            kinds[i] = "intermediate"
-    for j in range(n_ops):
-        if all(weightlike[i] for i in g.args[j]):
-            for i in g.outputs[j]:
-                weightlike[i] = True
-    is_root = [False] * n_t
-    for i in g.roots:
-        is_root[i] = True
+def step_names(name_of: Callable, last: int) -> Callable:
+    """Names as a rolled view shows them: ``x_4``, ``h_3`` become ``x_t``, ``h_{t-1}`` when step 4 is the
+    step drawn (the names the LSTM layer gives its inputs and states)."""
 
-    def cluster_of(j: int) -> tuple:
-        return parts[j] if box_key[j] is None else box_key[j][:-1]
+    def name(t: Tensor) -> str | None:
+        n = name_of(t)
+        m = re.fullmatch(r"(.*)_(\d+)", n or "")
+        if m is None or int(m.group(2)) not in (last, last - 1):
+            return n
+        return f"{m.group(1)}_t" if int(m.group(2)) == last else f"{m.group(1)}_{{t-1}}"
 
-    # the item an op is drawn as: itself, or the box of the scope it is folded into
-    target = [("op", j) if box_key[j] is None else ("box", box_key[j]) for j in range(n_ops)]
+    return name
 
-    def folds_into_box(i: int, j: int) -> bool:
-        return box_key[j] is not None and weightlike[i]
 
-    # Which clusters read each tensor (for references; a dict used as an ordered set) and which tensors
-    # leave the selected scope.
-    reader_clusters: list[dict] = [{} for _ in range(n_t)]
-    leaves_scope = [False] * n_t
-    for j in range(n_ops):
-        if not visible[j]:
-            for i in g.args[j]:
-                p = g.producer[i]
-                if scope is not None and not selected[j] and p is not None and visible[p]:
-                    leaves_scope[i] = True
-            continue
-        cl = cluster_of(j)
-        for i in g.args[j]:
-            p = g.producer[i]
-            if folds_into_box(i, j) or (p is not None and visible[p] and target[p] == target[j]):
-                continue
-            reader_clusters[i][cl] = None
+def weight_scopes(g: Graph, parts: list, visible: list, weightlike: list) -> set[tuple]:
+    """The outermost scopes whose drawn ops all compute weights (their outputs are weight-like) for
+    ops that compute something else: the scopes that cut a layer's weights into blocks."""
 
-    def wants_box(i: int) -> bool:
-        p = g.producer[i]
-        if p is None or not visible[p]:
-            return False
-        if is_root[i] or leaves_scope[i]:
-            return True
-        if box_key[p] is not None:
-            return False
-        if intermediates != "auto":
-            return intermediates == "all"
-        return show_values or bool(name_of(g.tensors[i]))
+    def data_op(j: int) -> bool:
+        return visible[j] and not all(weightlike[i] for i in g.outputs[j])
 
-    has_box = [wants_box(i) for i in range(n_t)]
-
-    # 4. Build items and edges, creating each item the first time something needs it.
-    items: list[Item] = []
-    made: dict = {}
-    edges: dict = {}
-
-    def new(key, item: Item) -> int:
-        made[key] = len(items)
-        items.append(item)
-        return made[key]
-
-    def add_edge(src: int, dst: int, kind: str, t: Tensor, note: str = "", steps: int = 0) -> None:
-        e = edges.get((src, dst, kind))
-        if e is None:
-            e = edges[(src, dst, kind)] = Edge(src, dst, kind, [t], steps)
-        elif not any(x is t for x in e.tensors):
-            e.tensors.append(t)
-        if note and note not in e.notes:
-            e.notes.append(note)
-
-    def op_item(j: int) -> int:
-        key = target[j]
-        k = made.get(key)
-        if k is not None:
-            return k
-        if key[0] == "op":
-            outs = g.outputs[j]
-            single = g.tensors[outs[0]] if len(outs) == 1 and not has_box[outs[0]] else None
-            return new(key, Item("op", parts[j], node=g.ops[j], output=single))
-        return new(key, Item("collapsed", box_key[j][:-1], note="/".join(box_key[j])))
-
-    def box(i: int) -> int:
-        """The box of a tensor made by a drawn op (root, leaving the scope, or shown)."""
-        k = made.get(("box", i))
-        if k is not None:
-            return k
-        p = g.producer[i]
-        src = op_item(p)
-        t = g.tensors[i]
-        if is_root[i] or leaves_scope[i]:
-            note = ""
-            if leaves_scope[i] and not is_root[i]:
-                outside = next(u for u in g.users[i] if not selected[u])
-                note = "to " + (g.ops[outside].scope or "the top level")
-            k = new(("box", i), Item("output", (), tensor=t, note=note))
-        else:
-            k = new(("box", i), Item(kinds[i], cluster_of(p), tensor=t))
-        add_edge(src, k, "data", t)
-        return k
-
-    def source(i: int, j: int) -> tuple[int | None, str, str]:
-        """The item an edge into op j starts from to bring tensor i, the edge's kind and a note."""
-        t = g.tensors[i]
-        cl = cluster_of(j)
-        p = g.producer[i]
-        many = len(reader_clusters[i]) > 1
-        if is_root[i] and (p is None or visible[p]):
-            return (box(i) if p is not None else leaf_item(i, ()), "data", "")
-        if p is None:
-            if scope is not None and not (copy_shared and weightlike[i] and many):
-                return leaf_item(i, ()), "data", ""
-            if not many:
-                return leaf_item(i, cl), "data", ""
-            if copy_shared:
-                return leaf_item(i, cl, ref=True), "data", ""
-            return leaf_item(i, common_cluster(i)), "data", ""
-        if visible[p]:
-            own = cluster_of(p)
-            others = len(reader_clusters[i]) - (own in reader_clusters[i])
-            if copy_shared and weightlike[i] and others > 1 and cl != own:
-                key = ("ref", i, cl)
-                k = made.get(key)
-                if k is None:
-                    note = f"from {g.ops[p].scope}" if g.ops[p].scope else ""
-                    k = new(key, Item(kinds[i], cl, tensor=t, ref=True, note=note))
-                return k, "data", ""
-            return (box(i) if has_box[i] else op_item(p)), "data", ""
-        # made by a hidden op: a rolled view's other step, or outside the selected scope
-        r = rep[p]
-        if r is not None:
-            twin = next((o for o in g.outputs[r] if g.tensors[o]._index == t._index), None)
-            src = box(twin) if twin is not None and has_box[twin] else op_item(r)
-            sp, sj = step_of[p], step_of[j]
-            if sj is not None and sp[0] == sj[0] and sp[1] < sj[1]:
-                return src, "recurrent", ""  # an earlier step of the same recurrence: loops back
-            return src, "data", f"from t{sp[1]}"
-        shared = copy_shared and weightlike[i] and many
-        key = ("boundary", i, cl if shared else ())
-        k = made.get(key)
-        if k is None:
-            sp = step_of[p]
-            where = f"t{sp[1]}" if rolled and sp is not None else g.ops[p].scope or "the top level"
-            note = f"from {where}"
-            k = new(key, Item("boundary", key[2], tensor=t, ref=shared, note=note))
-        return k, "data", ""
-
-    common: dict = {}
-
-    def common_cluster(i: int) -> tuple:
-        """The innermost cluster holding every cluster that reads tensor i."""
-        c = common.get(i)
-        if c is None:
-            it = iter(reader_clusters[i])
-            c = next(it)
-            for other in it:
-                n = 0
-                while n < min(len(c), len(other)) and c[n] == other[n]:
-                    n += 1
-                c = c[:n]
-            common[i] = c
-        return c
-
-    def leaf_item(i: int, cl: tuple, ref: bool = False) -> int:
-        key = ("leaf", i, cl)
-        k = made.get(key)
-        if k is None:
-            t = g.tensors[i]
-            k = new(key, Item("output" if is_root[i] else kinds[i], cl, tensor=t, ref=ref))
-        return k
-
-    for j in range(n_ops):
-        if not visible[j]:
-            continue
-        # Sources first, so that inputs are numbered before the op that reads them.
-        srcs = []
-        for i in g.args[j]:
-            p = g.producer[i]
-            if folds_into_box(i, j):
-                srcs.append((i, None, "", ""))
-            elif not (p is not None and visible[p] and target[p] == target[j]):
-                srcs.append((i, *source(i, j)))  # (else: both inside one folded box)
-        dst = op_item(j)
-        if box_key[j] is not None:
-            items[dst].ops += 1
-        for i, src, kind, note in srcs:
-            t = g.tensors[i]
-            if src is None:
-                if not any(x is t for x in items[dst].reads):
-                    items[dst].reads.append(t)
-            else:
-                steps = n_steps[step_of[j][0]] if kind == "recurrent" else 0
-                add_edge(src, dst, kind, t, note, steps)
-        for i in g.outputs[j]:
-            if has_box[i]:
-                box(i)
-    for i in g.roots:  # the roots nothing drawn reads (a leaf root only if the view is not a part)
-        p = g.producer[i]
-        if p is not None and visible[p]:
-            box(i)
-        elif p is None and (scope is None or reader_clusters[i]):
-            leaf_item(i, ())
-
-    if max_nodes is not None and len(items) > max_nodes:
-        hint = (
-            "rolled=True (draw one time step), "
-            if not rolled and any(STEP.fullmatch(c) for p in set(parts) for c in p)
-            else ""
-        )
-        raise GraphTooLargeError(
-            f"{who}: the picture would have {len(items)} nodes, more than max_nodes={max_nodes}; draw part "
-            f"of it with scope='...', fold scopes with collapse=[...], {hint}or raise max_nodes (Graphviz "
-            "can take minutes to lay out thousands of nodes)"
-        )
-    out = list(edges.values())
-    if show_backward:
-        for e in list(out):
-            ts = [t for t in e.tensors if t.requires_grad]
-            if ts:
-                out.append(Edge(e.dst, e.src, "grad", ts))
-    return Picture(items, out, cluster_notes, [g.tensors[i] for i in g.roots], name_of)
+    mixed = set()  # scopes holding a data op
+    for j, p in enumerate(parts):
+        if data_op(j):
+            mixed.update(p[:d] for d in range(len(p) + 1))
+    return {
+        next(p[:d] for d in range(1, len(p) + 1) if p[:d] not in mixed)
+        for j, p in enumerate(parts)
+        if visible[j] and p and p not in mixed and any(data_op(u) for i in g.outputs[j] for u in g.users[i])
+    }
