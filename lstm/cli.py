@@ -182,16 +182,13 @@ def _draw_step(layer, x, scope, path: Path, fmt: str = "svg"):
 
 
 def cmd_sample(args) -> int:
-    from lstm.checkpoint import load_checkpoint
     from lstm.sampling import sample
-    from lstm.train import TrainConfig, build_model, build_task
+    from lstm.train import build_model, load_run_checkpoint
 
-    ckpt = load_checkpoint(args.checkpoint)
-    config = TrainConfig.from_dict(ckpt.config)
+    ckpt, config = load_run_checkpoint(args.checkpoint)  # self-contained: no path in it is ever read
     if config.task != "chars" or not config.vocab:
         raise ValueError(f"{args.checkpoint} is a {config.task!r} model; only a chars model can sample text")
-    task = build_task(config)
-    model = build_model(config, task, np.random.default_rng(0))
+    model = build_model(config, None, np.random.default_rng(0))
     model.load_state_dict(ckpt.params)
     print(args.prime + sample(model, config.vocab, args.length, args.temperature, args.prime, args.seed))
     return 0
