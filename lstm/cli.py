@@ -13,6 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
+from minigrad.errors import MinigradError
+from minigrad.files import atomic_write
+
 GATES = {
     "input": "input_gate",
     "forget": "forget_gate",
@@ -86,7 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--checkpoint", type=Path, required=True)
     s.add_argument("--length", type=_positive_int, default=300)
     s.add_argument("--temperature", type=float, default=0.8)
-    s.add_argument("--prime", default="\n")
+    s.add_argument("--prime", help="text to start from (default: a newline, if the model knows one)")
     s.add_argument("--seed", type=int, default=0)
     s.set_defaults(func=cmd_sample)
 
@@ -120,6 +123,9 @@ def cmd_train(args) -> int:
         forget_bias=args.forget_bias, eval_every=args.eval_every, fused=args.fused,
         checkpoint_every=args.checkpoint_every,
     )
+    from lstm.validate import prepare_train
+
+    lock = prepare_train(args, out)  # every option and output checked, the run folder locked
     print(f"task {config.task}, seed {config.seed}, {config.steps} steps of batch {config.batch}, "
           f"hidden {config.hidden} x {config.layers} layer(s), output in {out}/", flush=True)
 
@@ -132,7 +138,7 @@ def cmd_train(args) -> int:
 
     from threadpoolctl import threadpool_limits
 
-    with threadpool_limits(args.threads):
+    with threadpool_limits(args.threads), np.errstate(all="ignore"):  # train reports non-finite losses
         result = train(config, out_dir=out, checkpoint=args.checkpoint, resume=args.resume,
                        progress=not args.no_progress, on_eval=on_eval)
     metrics = result.metrics()
@@ -143,6 +149,7 @@ def cmd_train(args) -> int:
     if not args.no_pictures:
         _pictures(result, out)
     print(f"wrote {out}/", flush=True)
+    lock.release()
     return 0
 
 
@@ -173,24 +180,24 @@ def _draw_step(layer, x, scope, path: Path, fmt: str = "svg"):
             layer.fused = True
     root = out[0] if isinstance(out, tuple) else out
     pattern = f"*/{scope}" if scope else None
-    path.parent.mkdir(parents=True, exist_ok=True)
     if fmt == "dot":
-        path.write_text(viz.to_dot(root, scope=pattern))
-        return path
-    graph = viz.draw(root, scope=pattern)
-    return graph.render(path, format=fmt, cleanup=True)
+        return atomic_write(path, viz.to_dot(root, scope=pattern))
+    return atomic_write(path, viz.draw(root, scope=pattern).pipe(format=fmt))
 
 
 def cmd_sample(args) -> int:
-    from lstm.sampling import sample
+    from lstm.sampling import default_prime, sample
     from lstm.train import build_model, load_run_checkpoint
+    from lstm.validate import check_prime, check_temperature
 
+    check_temperature(args.temperature)
     ckpt, config = load_run_checkpoint(args.checkpoint)  # self-contained: no path in it is ever read
     if config.task != "chars" or not config.vocab:
         raise ValueError(f"{args.checkpoint} is a {config.task!r} model; only a chars model can sample text")
+    prime = check_prime(args.prime, config.vocab) if args.prime is not None else default_prime(config.vocab)
     model = build_model(config, None, np.random.default_rng(0))
     model.load_state_dict(ckpt.params)
-    print(args.prime + sample(model, config.vocab, args.length, args.temperature, args.prime, args.seed))
+    print(prime + sample(model, config.vocab, args.length, args.temperature, prime, args.seed))
     return 0
 
 
@@ -234,6 +241,11 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print(f"lstm {args.command}: interrupted", file=sys.stderr)
         return 130
+    except MemoryError as e:  # what the estimate before training did not foresee
+        message = str(e) if isinstance(e, MinigradError) else (
+            "out of memory; choose smaller sizes (--hidden, --batch, --seq-len, --layers)")
+        print(f"lstm {args.command}: error: {message}", file=sys.stderr)
+        return 2
     except (ValueError, TypeError, OSError, RuntimeError) as e:
         message = " ".join(str(e).split())
         print(f"lstm {args.command}: error: {message}", file=sys.stderr)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import time
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -36,6 +37,10 @@ ARCHITECTURE = ("task", "hidden", "layers", "input_size", "output_size")
 # What only shaped the start of a run (the first weights, the optimizer's kind, the data): a resumed run
 # cannot apply a change to them. Every other option that differs is applied from the resuming run.
 FIXED_AT_START = ("seed", "forget_bias", "optimizer", "task_options", "vocab")
+
+
+class MemoryLimitError(MinigradError, MemoryError):
+    """A configuration that would need more memory than the machine has available."""
 
 
 class TrainingError(MinigradError, RuntimeError):
@@ -141,6 +146,52 @@ def parameter_shapes(config: dict) -> dict[str, tuple]:
         shapes |= {f"lstm.weight_ih_l{layer}": (gates, inputs), f"lstm.weight_hh_l{layer}": (gates, H),
                    f"lstm.bias_ih_l{layer}": (gates,), f"lstm.bias_hh_l{layer}": (gates,)}
     return shapes | {"readout.weight": (size["output_size"], H), "readout.bias": (size["output_size"],)}
+
+
+def memory_needed(config: TrainConfig, task) -> int:
+    """About how many bytes training ``config`` on ``task`` needs at its peak (measured on the character
+    model within about 15 %; see the README).
+
+    Per sequence and time step, the graph keeps about 24 numbers per hidden unit and layer (the gates,
+    the states and what their ops save) and 13 per input or output unit (the one-hot input, the logits,
+    the softmax); the parameters come four times (values, gradients and Adam's two moments); evaluation
+    runs batches of 256 sequences without a graph.
+    """
+    H, L, B = config.hidden, config.layers, config.batch
+    V = max(task.input_size, task.output_size)
+    T = task.batch(1, np.random.default_rng(0)).x.shape[1]
+    T = max(T, getattr(task, "lengths", (T, T))[1])
+    P = sum(math.prod(s) for s in parameter_shapes(asdict(config)).values())
+    train_bytes = 8 * (4 * P + B * T * (24 * H * L + 13 * V))
+    eval_bytes = 8 * (P + 256 * T * (3 * V + 2 * H * L))
+    return max(train_bytes, eval_bytes) + 64 * 2**20
+
+
+def available_memory() -> int | None:
+    """Bytes of memory available to a new allocation (Linux: MemAvailable; elsewhere the free physical
+    pages where the system reports them; None if it cannot be told)."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def check_memory(config: TrainConfig, task) -> None:
+    """Refuse, with the estimate, a configuration that will not fit in the memory available."""
+    need, have = memory_needed(config, task), available_memory()
+    if have is not None and need > have:
+        raise MemoryLimitError(
+            f"hidden {config.hidden} x {config.layers} layer(s), batch {config.batch} and sequences of "
+            f"{task.batch(1, np.random.default_rng(0)).x.shape[1]} steps would need about "
+            f"{need / 2**30:.3g} GiB of memory, and {have / 2**30:.3g} GiB is available; choose a smaller "
+            "--hidden, --batch, --seq-len or --layers")
 
 
 def load_run_checkpoint(path) -> tuple[Checkpoint, TrainConfig]:
@@ -289,6 +340,7 @@ def train(config: TrainConfig, out_dir=None, checkpoint=None, resume: bool = Fal
     from tqdm.auto import tqdm
 
     task = build_task(config)
+    check_memory(config, task)
     rng = np.random.default_rng(config.seed)
     model = build_model(config, task, rng)
     optimizer = build_optimizer(config, model)
@@ -314,7 +366,7 @@ def train(config: TrainConfig, out_dir=None, checkpoint=None, resume: bool = Fal
         cfg = asdict(config) | {"_history": result.history, "_evals": result.evals,
                                 "_resumes": result.resumes}
         save_checkpoint(checkpoint, Checkpoint(model.state_dict(), optimizer.state_dict(), step,
-                                               rng_state, _json_safe(cfg)))
+                                               rng_state, json_safe(cfg)))
 
     def save_reached() -> None:
         """What a run that cannot go on has reached: the checkpoint, then the metrics."""
@@ -412,12 +464,12 @@ def _clip(params, max_norm: float) -> bool:
     return True
 
 
-def _json_safe(value):
+def json_safe(value):
     """``value`` with every NaN or inf float replaced by None, so it can be written as strict JSON."""
     if isinstance(value, dict):
-        return {k: _json_safe(v) for k, v in value.items()}
+        return {k: json_safe(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_json_safe(v) for v in value]
+        return [json_safe(v) for v in value]
     if isinstance(value, float) and not math.isfinite(value):
         return None
     return value
@@ -431,4 +483,4 @@ def format_metrics(metrics: dict) -> str:
 
 def write_metrics(result: TrainResult, path) -> Path:
     """``metrics.json``: strict JSON, in which a NaN or inf metric (a diverged model's) is null."""
-    return atomic_write(path, json.dumps(_json_safe(result.metrics()), indent=2, allow_nan=False))
+    return atomic_write(path, json.dumps(json_safe(result.metrics()), indent=2, allow_nan=False))

@@ -505,3 +505,25 @@ def test_float32_and_bad_rng():
         task.batch(4, 0)
     with pytest.raises(ValueError, match="batch_size must be a positive integer, got 0"):
         task.batch(0, np.random.default_rng(0))
+
+
+# -- a NaN or an inf in a prediction is wrong, whatever a comparison with it says ---
+@pytest.mark.parametrize(("name", "options", "expected"), [
+    ("adding", {"T": 22}, {"error_rate": 1.0}),
+    ("temporal_order", {}, {"error_rate": 1.0, "accuracy": 0.0}),
+    ("reber", {}, {"fraction_correct": 0.0, "symbol_accuracy": 0.0}),
+    ("copy", {}, {"accuracy": 0.0, "sequence_accuracy": 0.0}),
+])  # fmt: skip
+@pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")  # inf - inf in softmax
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_a_non_finite_prediction_is_wrong(name, options, expected, bad):
+    task = make_task(name, **options)
+
+    def predict(x):
+        rows = (x.shape[0],) if task.target == "last" else x.shape[:2]
+        out = np.zeros(rows + (task.output_size,))
+        out[..., -1] = bad  # one bad entry per prediction, in its last class
+        return out
+
+    metrics = task.evaluate(predict)
+    assert {k: metrics[k] for k in expected} == expected
