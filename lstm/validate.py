@@ -13,9 +13,6 @@ from pathlib import Path
 from minigrad.errors import FileError, MinigradError
 from minigrad.files import FolderLock, check_writable_target
 
-# The drawings `lstm train` makes of one step of the trained LSTM, beside the loss curve.
-GATE_FILES = ("input", "forget", "cell", "output", "cell_state", "hidden_state", "step")
-
 
 class OptionError(MinigradError, ValueError):
     """A command-line option whose value the command cannot use."""
@@ -53,12 +50,14 @@ def check_output(path: Path) -> Path:
 
 def train_outputs(args, out: Path) -> list[Path]:
     """Every file ``lstm train`` with these arguments will write."""
+    from lstm.cli import GATES  # the drawings of one step of the trained LSTM, beside the loss curve
+
     paths = [args.checkpoint or out / "checkpoint.npz", out / "metrics.json"]
     if args.metrics_out is not None:
         paths.append(args.metrics_out)
     if not args.no_pictures:
         paths.append(out / "loss.png")
-        paths += [out / "gates" / f"{name}.svg" for name in GATE_FILES]
+        paths += [out / "gates" / f"{name}.svg" for name in (*GATES, "step")]
     return [Path(p) for p in paths]
 
 

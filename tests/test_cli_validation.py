@@ -199,3 +199,19 @@ def test_sample_temperatures(tmp_path, capsys, temperature, ok):
 def test_graph_too_large_for_memory_is_one_line(capsys):
     assert _error(["graph", "--hidden", "100000", "--format", "dot", "--out", os.devnull], capsys) == (
         "lstm graph: error: out of memory; choose smaller sizes (--hidden, --batch, --seq-len, --layers)")
+
+
+def test_a_run_writes_only_the_files_it_names_and_leaves_the_rest(tmp_path, capsys):
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    (out / ".metrics.json.abc123.tmp").write_text("left by a killed run")  # never read, never replaced
+    assert main(["train", "--steps", "2", "--out", str(out), *TINY]) == 0
+    written = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
+    gates = [f"gates/{name}.svg"
+             for name in ("cell", "cell_state", "forget", "hidden_state", "input", "output", "step")]
+    assert written == sorted([".metrics.json.abc123.tmp", "checkpoint.npz", "loss.png", "metrics.json",
+                              "notes.txt", *gates])
+    assert (out / "notes.txt").read_text() == "mine"
+    modes = {(out / name).stat().st_mode & 0o777 for name in ("checkpoint.npz", "metrics.json", "loss.png")}
+    assert len(modes) == 1  # the checkpoint's mode is the other outputs'
