@@ -157,14 +157,18 @@ def memory_needed(config: TrainConfig, task) -> int:
     the softmax); the parameters come four times (values, gradients and Adam's two moments); evaluation
     runs batches of 256 sequences without a graph.
     """
-    H, L, B = config.hidden, config.layers, config.batch
+    H, L, B, T = config.hidden, config.layers, config.batch, _longest_sequence(task)
     V = max(task.input_size, task.output_size)
-    T = task.batch(1, np.random.default_rng(0)).x.shape[1]
-    T = max(T, getattr(task, "lengths", (T, T))[1])
     P = sum(math.prod(s) for s in parameter_shapes(asdict(config)).values())
     train_bytes = 8 * (4 * P + B * T * (24 * H * L + 13 * V))
     eval_bytes = 8 * (P + 256 * T * (3 * V + 2 * H * L))
     return max(train_bytes, eval_bytes) + 64 * 2**20
+
+
+def _longest_sequence(task) -> int:
+    """The most time steps a training batch of ``task`` has."""
+    steps = task.batch(1, np.random.default_rng(0)).x.shape[1]
+    return max(steps, getattr(task, "lengths", (steps, steps))[1])
 
 
 def available_memory() -> int | None:
@@ -188,8 +192,8 @@ def check_memory(config: TrainConfig, task) -> None:
     need, have = memory_needed(config, task), available_memory()
     if have is not None and need > have:
         raise MemoryLimitError(
-            f"hidden {config.hidden} x {config.layers} layer(s), batch {config.batch} and sequences of "
-            f"{task.batch(1, np.random.default_rng(0)).x.shape[1]} steps would need about "
+            f"hidden {config.hidden} x {config.layers} layer(s), batch {config.batch} and sequences of up to "
+            f"{_longest_sequence(task)} steps would need about "
             f"{need / 2**30:.3g} GiB of memory, and {have / 2**30:.3g} GiB is available; choose a smaller "
             "--hidden, --batch, --seq-len or --layers")
 

@@ -42,10 +42,10 @@ def test_a_text_without_a_newline_trains_and_samples(tmp_path, capsys):
     (["--lr", "inf"], "lr must be a positive finite number, got inf"),
     (["--lr", "1e309"], "lr must be a positive finite number, got inf"),
     (["--forget-bias", "nan"], "forget-bias must be a finite number, got nan"),
-    (["--hidden", "1000000000"], "hidden 1000000000 x 1 layer(s), batch 4 and sequences of 16 steps would "
-                                 "need about "),
-    (["--batch", "100000000"], "hidden 8 x 1 layer(s), batch 100000000 and sequences of 16 steps would "
-                               "need about "),
+    (["--hidden", "1000000000"], "hidden 1000000000 x 1 layer(s), batch 4 and sequences of up to 16 steps "
+                                 "would need about "),
+    (["--batch", "100000000"], "hidden 8 x 1 layer(s), batch 100000000 and sequences of up to 16 steps "
+                               "would need about "),
 ])  # fmt: skip
 def test_bad_options_are_refused_before_anything_runs_or_is_written(tmp_path, capsys, options, message):
     out = tmp_path / "run"
