@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
 import subprocess
@@ -32,7 +33,8 @@ from threadpoolctl import threadpool_limits
 
 from lstm.plots import plot_losses
 from lstm.tasks.reber import sample_string
-from lstm.train import TrainConfig, build_task, predictor, train
+from lstm.train import TrainConfig, TrainingError, build_task, json_safe, predictor, train
+from minigrad.files import atomic_write
 
 HERE = Path(__file__).resolve().parent
 VALIDATION_SEED = 12345  # validation sequences: another seed than every task's test_seed
@@ -166,16 +168,19 @@ def train_once(name: str, config: TrainConfig, run_dir: Path, log=print) -> dict
 
     load_before = _load()
     start = time.perf_counter()
-    result = train(config, out_dir=run_dir, progress=False, on_eval=on_eval)
-    metrics = result.metrics()
+    try:
+        metrics = train(config, out_dir=run_dir, progress=False, on_eval=on_eval).metrics()
+    except TrainingError as e:  # diverged: train saved the metrics it reached; the run missed the target
+        log(f"  {name} seed {config.seed}: {e}")
+        metrics = json.loads((run_dir / "metrics.json").read_text()) | {"diverged": str(e)}
     metrics["wall_seconds"] = round(time.perf_counter() - start, 2)
     metrics["load_average"] = [load_before, _load()]
     metrics["stopped_early"] = "step" in stopped
     metrics["revision"] = _revision()
-    (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    atomic_write(run_dir / "metrics.json", json.dumps(json_safe(metrics), indent=2, allow_nan=False))
     fig = plot_losses(metrics, title=f"{name} (seed {config.seed}): {exp.target}")
     fig.axes[0].set_yscale("log")  # losses fall by orders of magnitude
-    fig.savefig(run_dir / "loss.png", dpi=110)
+    atomic_write(run_dir / "loss.png", lambda f: fig.savefig(f, dpi=110, format="png"))
     import matplotlib.pyplot as plt  # after plot_losses, which picks a backend that needs no screen
 
     plt.close(fig)
@@ -199,15 +204,15 @@ def run(name: str, out: Path, quick: bool = False, log=print, from_runs: bool = 
         run_dir = out / name if k == 0 else out / name / f"seed{trial.seed}"
         trials.append(_load_run(run_dir, trial) if from_runs else train_once(name, trial, run_dir, log))
     first = trials[0]
-    ours = exp.ours(first["evals"][-1])
-    reached = "yes" if exp.reached(first["evals"][-1]) else "NO"
+    ours = _ours(exp, first)
+    reached = "yes" if _reached(exp, first) else "NO"
     sequences = f"{first['sequences_seen']:,} ({first['steps']:,} steps"
     sequences += ", stopped early)" if first["stopped_early"] else ")"
     if len(trials) > 1:
-        ok = [m for m in trials if exp.reached(m["evals"][-1])]
+        ok = [m for m in trials if _reached(exp, m)]
         missed = [m for m in trials if m not in ok]
         ours = f"seed {config.seed}: {ours}. {len(ok)} of {len(trials)} seeded trials reach the target"
-        ours += "".join(f"; seed {m['seed']}: {exp.ours(m['evals'][-1])} {_when(m)}" for m in missed)
+        ours += "".join(f"; seed {m['seed']}: {_ours(exp, m)} {_when(m)}" for m in missed)
         reached = f"seed {config.seed}: {reached}; {len(ok)} of {len(trials)} trials"
         if ok:
             seen = [m["sequences_seen"] for m in ok]
@@ -232,6 +237,28 @@ def run(name: str, out: Path, quick: bool = False, log=print, from_runs: bool = 
         "trials": len(trials),
         "config": {k: getattr(config, k) for k in keys} | {"trials": len(trials)},
     }
+
+
+def _figures(metrics: dict) -> dict | None:
+    """The last evaluation of a run, or None if the run diverged or a figure is not a finite number (a
+    NaN compares False with everything, so it could otherwise pass for a run that met its target)."""
+    last = metrics["evals"][-1] if metrics.get("evals") else None
+    if metrics.get("diverged") or not last:
+        return None
+    numbers = [v for k, v in last.items() if k != "step"]
+    if not all(isinstance(v, (int, float)) and math.isfinite(v) for v in numbers):
+        return None
+    return last
+
+
+def _reached(exp: Experiment, metrics: dict) -> bool:
+    figures = _figures(metrics)
+    return figures is not None and bool(exp.reached(figures))
+
+
+def _ours(exp: Experiment, metrics: dict) -> str:
+    figures = _figures(metrics)
+    return exp.ours(figures) if figures is not None else "diverged (a loss or a figure is not a number)"
 
 
 def _when(metrics: dict) -> str:

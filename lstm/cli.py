@@ -13,6 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
+from minigrad.errors import MinigradError
+
 GATES = {
     "input": "input_gate",
     "forget": "forget_gate",
@@ -62,6 +64,7 @@ examples, one per command:
 
 `python -m lstm COMMAND --help` explains every option of a command."""
 
+TEMPERATURE = "a finite number >= 0; 0 always takes the most likely character"
 POSITIVE_INT = "a positive integer"
 POSITIVE = "a positive number"
 
@@ -137,9 +140,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--out", type=Path, metavar="OUT",
                    help=_help("folder for the checkpoint, metrics, loss curve and gate drawings", "a path",
                               "runs/<date>-<time>"))
-    t.add_argument("--temperature", type=_positive_float, default=0.8, metavar="TEMP",
+    t.add_argument("--temperature", type=float, default=0.8, metavar="TEMP",
                    help=_help("chars: temperature of the samples printed at each evaluation; lower is more "
-                              "predictable, higher more varied", POSITIVE))
+                              "predictable, higher more varied", TEMPERATURE))
     t.add_argument("--no-progress", action="store_true",
                    help="hide the progress bar, e.g. when writing to a log file (default: off, shown)")
     t.add_argument("--no-pictures", action="store_true",
@@ -155,12 +158,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a chars model's checkpoint, e.g. runs/<run>/checkpoint.npz (required)")
     s.add_argument("--length", type=_positive_int, default=300, metavar="N",
                    help=_help("characters to generate", POSITIVE_INT))
-    s.add_argument("--temperature", type=_positive_float, default=0.8, metavar="TEMP",
+    s.add_argument("--temperature", type=float, default=0.8, metavar="TEMP",
                    help=_help("divides the logits before sampling: lower is more predictable, higher more "
-                              "varied", POSITIVE))
-    s.add_argument("--prime", default="\n", metavar="TEXT",
-                   help=_help("text the model reads before generating; it is printed first", "any text",
-                              "a newline"))
+                              "varied", TEMPERATURE))
+    s.add_argument("--prime", metavar="TEXT",
+                   help=_help("text the model reads before generating; it is printed first",
+                              "text of characters the model knows", "a newline, if the model knows one"))
     s.add_argument("--seed", type=int, default=0,
                    help=_help("seed of the sampling: the same seed gives the same text", "any integer"))
     s.set_defaults(func=cmd_sample)
@@ -219,6 +222,9 @@ def cmd_train(args) -> int:
         forget_bias=args.forget_bias, eval_every=args.eval_every, fused=args.fused,
         checkpoint_every=args.checkpoint_every,
     )
+    from lstm.validate import prepare_train
+
+    lock = prepare_train(args, out)  # every option and output checked, the run folder locked
     print(f"task {config.task}, seed {config.seed}, {config.steps} steps of batch {config.batch}, "
           f"hidden {config.hidden} x {config.layers} layer(s), output in {out}/", flush=True)
 
@@ -231,7 +237,7 @@ def cmd_train(args) -> int:
 
     from threadpoolctl import threadpool_limits
 
-    with threadpool_limits(args.threads):
+    with threadpool_limits(args.threads), np.errstate(all="ignore"):  # train reports non-finite losses
         result = train(config, out_dir=out, checkpoint=args.checkpoint, resume=args.resume,
                        progress=not args.no_progress, on_eval=on_eval)
     metrics = {k: v for k, v in result.metrics().items() if not isinstance(v, (list, dict, bool))}
@@ -248,6 +254,7 @@ def cmd_train(args) -> int:
     if not args.no_pictures:
         written += _pictures(result, out)
     _list_files(out, written)
+    lock.release()
     return 0
 
 
@@ -307,25 +314,26 @@ def _draw_step(layer, x, scope, path: Path, fmt: str | None = None, force: bool 
 
 
 def _load_model(path: Path):
-    """The config, task and model of a checkpoint written by ``train``."""
-    from lstm.checkpoint import load_checkpoint
-    from lstm.train import TrainConfig, build_model, build_task
+    """The config and model of a checkpoint written by ``train``. The checkpoint is self-contained: no
+    path in it is ever read."""
+    from lstm.train import build_model, load_run_checkpoint
 
-    ckpt = load_checkpoint(path)
-    config = TrainConfig.from_dict(ckpt.config)
-    task = build_task(config)
-    model = build_model(config, task, np.random.default_rng(0))
+    ckpt, config = load_run_checkpoint(path)
+    model = build_model(config, None, np.random.default_rng(0))
     model.load_state_dict(ckpt.params)
-    return config, task, model
+    return config, model
 
 
 def cmd_sample(args) -> int:
-    from lstm.sampling import sample
+    from lstm.sampling import default_prime, sample
+    from lstm.validate import check_prime, check_temperature
 
-    config, _, model = _load_model(args.checkpoint)
+    check_temperature(args.temperature)
+    config, model = _load_model(args.checkpoint)
     if config.task != "chars" or not config.vocab:
         raise ValueError(f"{args.checkpoint} is a {config.task!r} model; only a chars model can sample text")
-    print(args.prime + sample(model, config.vocab, args.length, args.temperature, args.prime, args.seed))
+    prime = check_prime(args.prime, config.vocab) if args.prime is not None else default_prime(config.vocab)
+    print(prime + sample(model, config.vocab, args.length, args.temperature, prime, args.seed))
     return 0
 
 
@@ -338,8 +346,13 @@ def _graph_layer(args):
     if args.checkpoint is None:
         layer = LSTM(args.input_size, args.hidden, rng=0, forget_bias=1.0)
         return layer, rng.standard_normal((1, args.steps, args.input_size))
-    _, task, model = _load_model(args.checkpoint)
-    x = task.batch(1, rng).x
+    config, model = _load_model(args.checkpoint)
+    if config.task == "chars":  # one-hot characters of the stored vocabulary: its text is never read
+        x = np.eye(len(config.vocab))[np.arange(args.steps) % len(config.vocab)][None]
+        return model.lstm, x
+    from lstm.train import build_task
+
+    x = build_task(config).batch(1, rng).x  # the other tasks generate their data and read no file
     if x.shape[1] < args.steps:
         raise ValueError(f"--steps {args.steps}: the sequences of {args.checkpoint}'s task have only "
                          f"{x.shape[1]} steps")
@@ -387,6 +400,11 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print(f"lstm {args.command}: interrupted", file=sys.stderr)
         return 130
+    except MemoryError as e:  # what the estimate before training did not foresee
+        message = str(e) if isinstance(e, MinigradError) else (
+            "out of memory; choose smaller sizes (--hidden, --batch, --seq-len, --layers)")
+        print(f"lstm {args.command}: error: {message}", file=sys.stderr)
+        return 2
     except (ValueError, TypeError, OSError, RuntimeError) as e:
         message = " ".join(str(e).split())
         print(f"lstm {args.command}: error: {message}", file=sys.stderr)

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
+
+from minigrad.files import atomic_write
 
 
 def _pyplot():
@@ -59,7 +63,7 @@ def plot_losses(metrics: dict, path=None, title: str | None = None):
     ax.legend()
     fig.tight_layout()
     if path is not None:
-        fig.savefig(path, dpi=110)
+        _save(fig, path)
     return fig
 
 
@@ -84,5 +88,11 @@ def plot_gates(steps, sample: int = 0, units: int | None = None, path=None, titl
     fig.suptitle(title or "gate activations over time")
     fig.tight_layout()
     if path is not None:
-        fig.savefig(path, dpi=110)
+        _save(fig, path)
     return fig
+
+
+def _save(fig, path) -> None:
+    """Save ``fig`` atomically; the format is the file's extension (PNG if it has none)."""
+    fmt = Path(path).suffix[1:].lower() or "png"
+    atomic_write(path, lambda f: fig.savefig(f, dpi=110, format=fmt))

@@ -20,6 +20,11 @@ from typing import BinaryIO
 
 from minigrad.errors import FileError
 
+try:
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None
+
 Content = bytes | str | Callable[[BinaryIO], object]
 
 
@@ -106,3 +111,53 @@ def _sync_folder(folder: Path) -> None:
         pass  # some file systems cannot sync a folder; the rename itself has happened
     finally:
         os.close(fd)
+
+
+class FolderLock:
+    """An exclusive claim on a folder, so that two processes never write into it at once.
+
+    On POSIX the lock is ``flock`` on the folder itself: nothing is created, and the system drops it when
+    the process ends however it ends. Elsewhere (Windows) it is a file ``.lock`` created exclusively in
+    the folder and removed by `release`; one left by a killed process must be deleted by hand, which the
+    message says. The lock is released by `release`, on leaving a ``with`` block, or when the object is
+    collected.
+    """
+
+    def __init__(self, folder: str | os.PathLike, who: str = "another process"):
+        self.folder = Path(folder)
+        self._fd: int | None = None
+        self._file: Path | None = None
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            if fcntl is not None:
+                self._fd = os.open(self.folder, os.O_RDONLY)
+                fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            else:
+                lock_file = self.folder / ".lock"
+                os.close(os.open(lock_file, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+                self._file = lock_file  # ours only once created: never remove another process's
+        except (BlockingIOError, FileExistsError):
+            self.release()
+            hint = "" if fcntl is not None else f" (if none is, delete {self.folder / '.lock'})"
+            raise FileError(f"{self.folder}: {who} is writing into this folder; wait for it to finish or "
+                            f"choose another folder{hint}") from None
+        except OSError as e:
+            self.release()
+            raise FileError(f"{self.folder}: cannot be used as an output folder ({e.strerror})") from e
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)  # closing the descriptor drops the flock
+            self._fd = None
+        if self._file is not None:
+            self._file.unlink(missing_ok=True)
+            self._file = None
+
+    def __enter__(self) -> FolderLock:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.release()
+
+    def __del__(self) -> None:
+        self.release()

@@ -505,3 +505,51 @@ def test_float32_and_bad_rng():
         task.batch(4, 0)
     with pytest.raises(ValueError, match="batch_size must be a positive integer, got 0"):
         task.batch(0, np.random.default_rng(0))
+
+
+# -- a NaN or an inf in a prediction is wrong, whatever a comparison with it says ---
+@pytest.mark.parametrize(("name", "options", "expected"), [
+    ("adding", {"T": 22}, {"error_rate": 1.0}),
+    ("temporal_order", {}, {"error_rate": 1.0, "accuracy": 0.0}),
+    ("reber", {}, {"fraction_correct": 0.0, "symbol_accuracy": 0.0}),
+    ("copy", {}, {"accuracy": 0.0, "sequence_accuracy": 0.0}),
+])  # fmt: skip
+@pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")  # inf - inf in softmax
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_a_non_finite_prediction_is_wrong(name, options, expected, bad):
+    task = make_task(name, **options)
+
+    def predict(x):
+        rows = (x.shape[0],) if task.target == "last" else x.shape[:2]
+        out = np.zeros(rows + (task.output_size,))
+        out[..., -1] = bad  # one bad entry per prediction, in its last class
+        return out
+
+    metrics = task.evaluate(predict)
+    assert {k: metrics[k] for k in expected} == expected
+
+
+def test_chars_encodes_by_code_point_across_chunks():
+    from lstm.tasks.chars import _encode
+
+    text = "héllo wörld 😀\nzebra" * 7
+    vocab, ids = _encode(text, chunk=5)
+    assert "".join(map(chr, vocab)) == "".join(sorted(set(text)))
+    assert "".join(chr(vocab[i]) for i in ids) == text and ids.dtype == np.uint8
+
+
+def test_chars_evaluation_streams_the_held_out_split():
+    import tracemalloc
+
+    rng = np.random.default_rng(0)
+    text = "".join(rng.choice(list("abcdefghijklmnopqrstuvwxyz ABCDEFGHIJKLM\n"), 400_000))
+    task = CharCorpus(text=text, seq_len=8)
+    uniform = lambda x: np.zeros(x.shape[:2] + (task.vocab_size,))  # noqa: E731
+    tracemalloc.start()
+    metrics = task.evaluate(uniform)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert metrics["loss"] == pytest.approx(math.log(task.vocab_size), rel=1e-12)
+    # one batch of 256 windows is 256 * 8 * 40 * 8 bytes = 0.6 MiB of one-hot input and as much of
+    # logits; the whole split at once was 40,000 * 40 * 8 bytes = 12 MiB of each
+    assert peak < 4 * 2**20

@@ -107,7 +107,7 @@ def test_a_checkpoint_of_another_architecture_is_refused(tmp_path):
         ("batch", -3, "batch must be a positive integer, got -3"),
         ("seq_len", -1, "seq-len must be a positive integer, got -1"),
         ("bptt", 0, "bptt must be a positive integer, got 0"),
-        ("lr", -1.0, "lr must be positive, got -1.0"),
+        ("lr", -1.0, "lr must be a positive finite number, got -1.0"),
         ("optimizer", "rmsprop", "optimizer must be 'adam' or 'sgd', got 'rmsprop'"),
     ],
 )

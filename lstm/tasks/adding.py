@@ -82,7 +82,8 @@ class AddingProblem(LastStepTask):
         batches = self.test_batches(batch_size)
         outputs = self.outputs(predict, batches)
         error = np.concatenate([(out - b.y)[:, 0] for out, b in zip(outputs, batches, strict=True)])
-        wrong = int(np.count_nonzero(np.abs(error) >= self.tolerance))
+        # "not within tolerance" rather than "beyond it": a NaN is never within, and so is wrong
+        wrong = int(np.count_nonzero(~(np.abs(error) < self.tolerance)))
         mse = float(np.mean(error**2))
         return {"loss": mse, "mse": mse, "wrong": wrong, "error_rate": wrong / error.size}
 

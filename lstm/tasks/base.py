@@ -153,6 +153,13 @@ def one_hot(ids: np.ndarray, n: int, dtype) -> np.ndarray:
     return np.eye(n, dtype=dtype)[ids]
 
 
+def proper(logits: np.ndarray) -> np.ndarray:
+    """True where logits (the last axis) define a distribution: no NaN, no +inf, and at least one
+    entry above -inf (a -inf logit is a probability of 0, which a prediction may well say). Any other
+    prediction is wrong, whatever a comparison with it says (every comparison with NaN is False)."""
+    return ~np.isnan(logits).any(axis=-1) & (logits < np.inf).all(axis=-1) & (logits > -np.inf).any(axis=-1)
+
+
 def log_softmax(logits: np.ndarray) -> np.ndarray:
     """log softmax over the last axis; subtracting the max first keeps exp from overflowing."""
     shifted = logits - logits.max(axis=-1, keepdims=True)

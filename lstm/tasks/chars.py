@@ -41,6 +41,22 @@ def read_text(path: str | Path) -> str:
         ) from None
 
 
+def _encode(text: str, chunk: int = 2**20) -> tuple[np.ndarray, np.ndarray]:
+    """The text's distinct code points, sorted (the order sorted() gives strings), and each character's
+    index among them, in the smallest unsigned dtype that holds them. Done a chunk at a time on code
+    points, without a Python object per character, so a long text costs about one byte per character
+    beyond itself."""
+    def codes(start: int) -> np.ndarray:
+        return np.frombuffer(text[start : start + chunk].encode("utf-32-le"), dtype=np.uint32)
+
+    starts = range(0, len(text), chunk)
+    vocab_codes = np.unique(np.concatenate([np.unique(codes(i)) for i in starts] or [[]]).astype(np.uint32))
+    ids = np.empty(len(text), dtype=np.min_scalar_type(max(len(vocab_codes) - 1, 0)))
+    for i in starts:
+        ids[i : i + chunk] = np.searchsorted(vocab_codes, codes(i))
+    return vocab_codes, ids
+
+
 class CharCorpus(Task):
     """Character-level language model.
 
@@ -88,11 +104,11 @@ class CharCorpus(Task):
             raise ValueError(f"val_fraction must lie strictly between 0 and 1, got {val_fraction}")
         self.seq_len = seq_len
         self.dtype = float_dtype(dtype)
-        self.vocab = "".join(sorted(set(text)))
+        vocab_codes, ids = _encode(text)
+        self.vocab = "".join(map(chr, vocab_codes))
         self.vocab_size = self.input_size = self.output_size = len(self.vocab)
         self._ids = {char: i for i, char in enumerate(self.vocab)}
 
-        ids = self.encode(text)
         split = len(ids) - round(val_fraction * len(ids))
         self.train_ids, self.val_ids = ids[:split], ids[split:]
         if len(self.train_ids) < seq_len + 1:
@@ -123,7 +139,8 @@ class CharCorpus(Task):
 
     def _windows(self, windows: np.ndarray) -> Batch:
         """(B, L + 1) character ids -> inputs the first L, targets the last L."""
-        return Batch(one_hot(windows[:, :-1], self.vocab_size, self.dtype), windows[:, 1:], None)
+        targets = windows[:, 1:].astype(np.int64)  # the ids are stored compactly; batches carry int64
+        return Batch(one_hot(windows[:, :-1], self.vocab_size, self.dtype), targets, None)
 
     def batch(self, batch_size: int, rng: np.random.Generator) -> Batch:
         check_batch_args(batch_size, rng)
@@ -134,25 +151,29 @@ class CharCorpus(Task):
         """The held-out split in windows of seq_len + 1 that overlap by one character (the last
         target of one is the first input of the next). The last window may be shorter; it comes
         alone in the last batch."""
+        return list(self._test_batches(batch_size))
+
+    def _test_batches(self, batch_size: int):
+        """`test_batches` one batch at a time: only one batch is ever one-hot encoded."""
         check_batch_size(batch_size)
         L = self.seq_len
         n_full = (len(self.val_ids) - 1) // L
-        full = self.val_ids[np.arange(n_full)[:, None] * L + np.arange(L + 1)]
-        batches = [self._windows(full[i : i + batch_size]) for i in range(0, n_full, batch_size)]
+        for i in range(0, n_full, batch_size):
+            starts = np.arange(i, min(i + batch_size, n_full))[:, None] * L
+            yield self._windows(self.val_ids[starts + np.arange(L + 1)])
         rest = self.val_ids[n_full * L :]
         if len(rest) > 1:
-            batches.append(self._windows(rest[None]))
-        return batches
+            yield self._windows(rest[None])
 
     def evaluate(self, predict: Predict, batch_size: int = 256) -> dict:
-        batches = self.test_batches(batch_size)
-        nats = np.concatenate(
-            [
-                cross_entropy(logits, batch.y).ravel()
-                for logits, batch in zip(self.outputs(predict, batches), batches, strict=True)
-            ]
-        )
-        loss = float(np.mean(nats))
+        """Streams the held-out split: each batch is predicted and scored, then dropped, so memory does
+        not grow with the split's length."""
+        total, count = 0.0, 0
+        for batch in self._test_batches(batch_size):
+            (logits,) = self.outputs(predict, [batch])
+            total += float(cross_entropy(logits, batch.y).sum())
+            count += batch.y.size
+        loss = total / count
         return {
             "loss": loss,
             "bits_per_char": loss / math.log(2),

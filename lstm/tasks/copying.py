@@ -13,6 +13,7 @@ from .base import (
     cross_entropy,
     float_dtype,
     one_hot,
+    proper,
 )
 
 
@@ -85,7 +86,7 @@ class CopyTask(Task):
         logits = np.concatenate(self.outputs(predict, batches))
         y = np.concatenate([b.y for b in batches])
         mask = np.concatenate([b.mask for b in batches])
-        right = logits.argmax(axis=-1) == y
+        right = proper(logits) & (logits.argmax(axis=-1) == y)
         return {
             "loss": float(np.mean(cross_entropy(logits, y)[mask])),
             "accuracy": float(np.mean(right[mask])),

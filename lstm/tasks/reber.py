@@ -13,6 +13,7 @@ from .base import (
     cross_entropy,
     float_dtype,
     one_hot,
+    proper,
 )
 
 SYMBOLS = "BTPSXVE"
@@ -188,7 +189,7 @@ class EmbeddedReber(Task):
                     legal[row, t, [SYMBOLS.index(s) for s in allowed]] = True
             lowest_legal = np.where(legal, logits, np.inf).min(axis=-1)
             highest_other = np.where(legal, -np.inf, logits).max(axis=-1)
-            right = lowest_legal > highest_other
+            right = proper(logits) & (lowest_legal > highest_other)
             losses.append(cross_entropy(logits, batch.y)[batch.mask])
             steps_right.append(right[batch.mask])
             strings_right.append((right | ~batch.mask).all(axis=1))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import Batch, LastStepTask, Predict, cross_entropy, float_dtype, one_hot, softmax
+from .base import Batch, LastStepTask, Predict, cross_entropy, float_dtype, one_hot, proper, softmax
 
 SYMBOLS = "EBabcdXY"
 CLASSES = "QRSU"  # XX, XY, YX, YY
@@ -70,12 +70,13 @@ class TemporalOrder(LastStepTask):
         logits = np.concatenate(self.outputs(predict, batches))
         y = np.concatenate([b.y for b in batches])
         error = np.abs(softmax(logits) - np.eye(len(CLASSES))[y])
-        wrong = int(np.count_nonzero((error >= self.tolerance).any(axis=1)))
+        right = proper(logits) & (error < self.tolerance).all(axis=1)
+        wrong = int(np.count_nonzero(~right))
         return {
             "loss": float(np.mean(cross_entropy(logits, y))),
             "wrong": wrong,
             "error_rate": wrong / y.size,
-            "accuracy": float(np.mean(logits.argmax(axis=1) == y)),
+            "accuracy": float(np.mean(proper(logits) & (logits.argmax(axis=1) == y))),
         }
 
     def baseline(self) -> dict:
