@@ -59,8 +59,11 @@ class LSTMLayerFunction(mg.Function):
     def backward(ctx, dout, dh_T, dc_T):
         _refuse_create_graph(ctx, dout)
         cache = fused_kernel.LayerCache(*ctx.saved_tensors[:7])
-        dx, dh0, dc0, dw_ih, dw_hh, db = fused_kernel.backward(dout.transpose(1, 0, 2), dh_T, dc_T, cache)
-        return dx.transpose(1, 0, 2), dh0, dc0, dw_ih, dw_hh, db, db.copy()
+        need_dx = ctx.needs_input_grad[0]
+        dx, dh0, dc0, dw_ih, dw_hh, db = fused_kernel.backward(dout.transpose(1, 0, 2), dh_T, dc_T, cache,
+                                                               need_dx)  # fmt: skip
+        dx = dx.transpose(1, 0, 2) if need_dx else None
+        return dx, dh0, dc0, dw_ih, dw_hh, db, db.copy()
 
 
 class LSTMStepFunction(mg.Function):

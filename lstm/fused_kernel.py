@@ -43,6 +43,49 @@ def _sigmoid_(a: np.ndarray) -> None:
     np.reciprocal(a, out=a)
 
 
+def activate_step(a, c_prev, c, tanh_c, h, ig) -> None:
+    """One step's cell from its pre-activation, in place: a (B, 4H) becomes the gates i, f, g, o; then
+    c = f * c_prev + i * g, tanh_c = tanh(c), h = o * tanh_c are written into c, tanh_c, h (B, H).
+    ig (B, H) is scratch space."""
+    H = c.shape[1]
+    _sigmoid_(a[:, : 2 * H])  # i, f
+    np.tanh(a[:, 2 * H : 3 * H], out=a[:, 2 * H : 3 * H])  # g
+    _sigmoid_(a[:, 3 * H :])  # o
+    i, f, g, o = a[:, :H], a[:, H : 2 * H], a[:, 2 * H : 3 * H], a[:, 3 * H :]
+    np.multiply(f, c_prev, out=c)
+    np.multiply(i, g, out=ig)
+    c += ig
+    np.tanh(c, out=tanh_c)
+    np.multiply(o, tanh_c, out=h)
+
+
+def backward_step(dh, dc, gates, c_prev, tanh_c, da, tmp) -> None:
+    """One step's backward through the cell, in place: from dh, dc (B, H), the gradients w.r.t. this
+    step's h and c, write the pre-activation's gradient into da (B, 4H) and turn dc into dc_prev.
+    gates (B, 4H) are the step's i, f, g, o; tmp (B, H) is scratch space."""
+    H = dc.shape[1]
+    i, f, g, o = (gates[:, k * H : (k + 1) * H] for k in range(4))
+    di, df, dg, do = (da[:, k * H : (k + 1) * H] for k in range(4))
+    np.multiply(dh, tanh_c, out=do)  # h = o * tanh(c): the term through o ...
+    np.multiply(tanh_c, tanh_c, out=tmp)  # ... and through tanh(c), tanh' = 1 - tanh^2
+    np.subtract(1, tmp, out=tmp)
+    tmp *= o
+    tmp *= dh
+    dc += tmp
+    np.multiply(dc, c_prev, out=df)  # c = f * c_prev + i * g: the product rule on each term
+    np.multiply(dc, g, out=di)
+    np.multiply(dc, i, out=dg)
+    dc *= f  # now dc_prev
+    # back through the activations, from their outputs: sigmoid' = s (1 - s), tanh' = 1 - t^2
+    for d, s in ((di, i), (df, f), (do, o)):
+        np.subtract(1, s, out=tmp)
+        tmp *= s
+        d *= tmp
+    np.multiply(g, g, out=tmp)
+    np.subtract(1, tmp, out=tmp)
+    dg *= tmp
+
+
 def forward(x, h0, c0, weight_ih, weight_hh, bias) -> tuple[np.ndarray, np.ndarray, LayerCache]:
     """x (T, B, I); h0, c0 (B, H); bias (4H,), the sum of bias_ih and bias_hh.
     Returns hs (T, B, H) (a view of the cache: do not write to it), c_T (B, H) and the cache."""
@@ -57,63 +100,34 @@ def forward(x, h0, c0, weight_ih, weight_hh, bias) -> tuple[np.ndarray, np.ndarr
     c[0], h[0] = c0, h0
     w_hh_t = weight_hh.T
     recurrent = np.empty((B, 4 * H), dtype)
-    ig = np.empty((B, H), dtype)
+    scratch = np.empty((B, H), dtype)
     for t in range(T):
-        a = gates[t]
         np.matmul(h[t], w_hh_t, out=recurrent)
-        a += recurrent
-        _sigmoid_(a[:, : 2 * H])  # i, f
-        np.tanh(a[:, 2 * H : 3 * H], out=a[:, 2 * H : 3 * H])  # g
-        _sigmoid_(a[:, 3 * H :])  # o
-        i, f, g, o = a[:, :H], a[:, H : 2 * H], a[:, 2 * H : 3 * H], a[:, 3 * H :]
-        np.multiply(f, c[t], out=c[t + 1])  # c_t = f * c_{t-1} + i * g
-        np.multiply(i, g, out=ig)
-        c[t + 1] += ig
-        np.tanh(c[t + 1], out=tanh_c[t])  # h_t = o * tanh(c_t)
-        np.multiply(o, tanh_c[t], out=h[t + 1])
+        gates[t] += recurrent
+        activate_step(gates[t], c[t], c[t + 1], tanh_c[t], h[t + 1], scratch)
     return h[1:], c[T], LayerCache(x, gates, c, tanh_c, h, weight_ih, weight_hh)
 
 
-def backward(dhs, dh_T, dc_T, cache: LayerCache):
+def backward(dhs, dh_T, dc_T, cache: LayerCache, need_dx: bool = True):
     """Gradients of the layer. dhs (T, B, H) is the loss's gradient w.r.t. every hidden state, dh_T and
     dc_T (B, H) extra gradients w.r.t. the last h and c; each may be None, meaning zero.
-    Returns dx (T, B, I), dh0, dc0 (B, H), dweight_ih (4H, I), dweight_hh (4H, H), dbias (4H,)."""
+    Returns dx (T, B, I) (None unless need_dx), dh0, dc0 (B, H), dweight_ih (4H, I), dweight_hh (4H, H),
+    dbias (4H,)."""
     x, gates, c, tanh_c, h = cache.x, cache.gates, cache.c, cache.tanh_c, cache.h
     T, B, H4 = gates.shape
-    H = H4 // 4
     dtype = gates.dtype
-    dh = np.zeros((B, H), dtype) if dh_T is None else np.array(dh_T, dtype)
-    dc = np.zeros((B, H), dtype) if dc_T is None else np.array(dc_T, dtype)
+    dh = np.zeros((B, H4 // 4), dtype) if dh_T is None else np.array(dh_T, dtype)
+    dc = np.zeros((B, H4 // 4), dtype) if dc_T is None else np.array(dc_T, dtype)
     da = np.empty((T, B, H4), dtype)
-    tmp = np.empty((B, H), dtype)
+    scratch = np.empty((B, H4 // 4), dtype)
     for t in reversed(range(T)):
         if dhs is not None:
             dh += dhs[t]
-        i, f, g, o = (gates[t, :, k * H : (k + 1) * H] for k in range(4))
-        di, df, dg, do = (da[t, :, k * H : (k + 1) * H] for k in range(4))
-        tc = tanh_c[t]
-        np.multiply(dh, tc, out=do)  # h = o * tanh(c): the term through o ...
-        np.multiply(tc, tc, out=tmp)  # ... and through tanh(c), tanh' = 1 - tanh^2
-        np.subtract(1, tmp, out=tmp)
-        tmp *= o
-        tmp *= dh
-        dc += tmp
-        np.multiply(dc, c[t], out=df)  # c = f * c_prev + i * g, the product rule on each term
-        np.multiply(dc, g, out=di)
-        np.multiply(dc, i, out=dg)
-        dc *= f  # now dc_prev
-        # back through the activations, from their outputs: sigmoid' = s (1 - s), tanh' = 1 - t^2
-        for d, s in ((di, i), (df, f), (do, o)):
-            np.subtract(1, s, out=tmp)
-            tmp *= s
-            d *= tmp
-        np.multiply(g, g, out=tmp)
-        np.subtract(1, tmp, out=tmp)
-        dg *= tmp
+        backward_step(dh, dc, gates[t], c[t], tanh_c[t], da[t], scratch)
         np.matmul(da[t], cache.weight_hh, out=dh)  # dh_prev
     da_flat = da.reshape(T * B, H4)
-    dx = np.matmul(da_flat, cache.weight_ih).reshape(T, B, -1)
+    dx = np.matmul(da_flat, cache.weight_ih).reshape(T, B, -1) if need_dx else None
     dweight_ih = da_flat.T @ x.reshape(T * B, -1)
-    dweight_hh = da_flat.T @ h[:T].reshape(T * B, H)
+    dweight_hh = da_flat.T @ h[:T].reshape(T * B, H4 // 4)
     dbias = da_flat.sum(axis=0)
     return dx, dh, dc, dweight_ih, dweight_hh, dbias
