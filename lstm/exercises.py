@@ -24,6 +24,7 @@ from collections.abc import Callable
 import numpy as np
 
 from lstm import compare
+from lstm.compare import problems
 from lstm.lstm_cell import LSTMCell
 from lstm.reference import GATE_ORDER, gate_slices
 
@@ -104,7 +105,7 @@ def _forward_report(who: str, my_fn: Callable, input_size: int, hidden_size: int
                          + (f" of length {len(result)}" if isinstance(result, (tuple, list)) else ""))
     h, c, cache = result
 
-    cell = LSTMCell.from_parameters(compare._gate_params(problem["params"]))
+    cell = LSTMCell.from_parameters(problems._gate_params(problem["params"]))
     step = cell.step(problem["x"], (problem["h_prev"], problem["c_prev"]))
     tol = compare._tolerances(np.dtype(np.float64), None, None)
     shape = (batch_size, hidden_size)

@@ -9,10 +9,12 @@ Gradients wait in a dict and are popped when used, so memory is released as the 
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 
 from minigrad import errors
-from minigrad.function import _ERRORS, _FREED, _check_finite, describe_inputs
+from minigrad.function import _ERRORS, Freed, _check_finite, describe_inputs
 from minigrad.state import STATE
 from minigrad.tensor import Tensor, const
 
@@ -53,6 +55,7 @@ class _Walk:
         self.owned: set = set()  # keys whose gradient buffer this walk allocated (safe to add into)
         self.targets = targets  # for mg.grad: {(node or tensor, index): position}
         self.found: dict = {}
+        self.freed = Freed()  # what the nodes this walk frees hold instead of their saved values
 
     def deliver(self, t: Tensor, g) -> None:
         """Add ``g`` to the gradient waiting for ``t``: at the node that made it, or at the leaf."""
@@ -75,6 +78,14 @@ class _Walk:
             self.owned.add(key)
 
     def run(self, roots, seeds) -> None:
+        try:
+            self._walk(roots, seeds)
+        except Exception as e:
+            # nodes already run have freed what they saved: a retry must say why, not "a second time"
+            self.freed.failure = str(e) or type(e).__name__
+            raise
+
+    def _walk(self, roots, seeds) -> None:
         deps: dict = {}
         stack = []
         for r in roots:
@@ -212,7 +223,7 @@ class _Walk:
             except _NUMPY_ERRORS as e:
                 raise _backward_error(node, e) from e
         if not self.retain_graph and node._saved is not None:
-            node._saved = _FREED
+            node._saved = self.freed
         if type(gins) is not tuple:
             gins = tuple(gins) if isinstance(gins, list) else (gins,)
         if len(gins) != len(node.inputs):
@@ -224,13 +235,13 @@ class _Walk:
 
     def check(self, node, k: int, inp: Tensor, g):
         """Bring one returned gradient to its input's shape and dtype."""
-        if self.create_graph:
-            if not isinstance(g, Tensor):
-                g = const(np.asarray(g, dtype=inp._data.dtype))
-        elif type(g) is not np.ndarray:
-            if isinstance(g, Tensor):
+        if isinstance(g, Tensor):
+            if not self.create_graph:
                 g = g._data
-            g = np.asarray(g, dtype=inp._data.dtype)
+        else:
+            g = _real_array(g, inp._data.dtype, f"{node.where}.backward returned", f" for input {k}")
+            if self.create_graph:
+                g = const(g)
         if g.shape != inp._data.shape:
             g = sum_to(g, inp._data.shape, node, k)
         if not self.create_graph and g.dtype != inp._data.dtype:
@@ -253,6 +264,19 @@ def _backward_error(node, e: Exception) -> Exception:
     return cls(f"{node.where}.backward: {msg} (inputs: {describe_inputs(node.inputs)})")
 
 
+def _real_array(g, dtype, lead: str, tail: str = "") -> np.ndarray:
+    """``g`` as an array of ``dtype``, or OpTypeError if it is not real numbers (strings, complex
+    numbers, objects such as a generator)."""
+    a = g if isinstance(g, np.ndarray) else np.asarray(g)
+    if a.dtype.kind not in "fiub":
+        kind = type(g).__name__ + ("" if a.dtype.kind == "O" else f" of dtype {a.dtype}")
+        raise errors.OpTypeError(
+            f"{lead} {kind}{tail}; a gradient is an array of real numbers, a Tensor, a number "
+            "or None"
+        )
+    return a.astype(dtype, copy=False)
+
+
 def _seed(t: Tensor, grad, create_graph: bool, who: str):
     if grad is None:
         if t.size != 1:
@@ -265,7 +289,7 @@ def _seed(t: Tensor, grad, create_graph: bool, who: str):
     else:
         g = grad._data if isinstance(grad, Tensor) and not create_graph else grad
         if not isinstance(g, Tensor):
-            g = np.asarray(g, dtype=t._data.dtype)
+            g = _real_array(g, t._data.dtype, f"{who}: grad is")
         if g.shape != t.shape:
             raise errors.ShapeError(
                 f"{who}: grad has shape {g.shape} but the output it is for has shape {t.shape}"
@@ -296,15 +320,26 @@ def backward(t: Tensor, grad=None, retain_graph: bool = False, create_graph: boo
     seed = _seed(t, grad, create_graph, "backward")
     walk = _Walk(create_graph, retain_graph or create_graph)
     _with_mode(create_graph, lambda: walk.run([t], [seed]))
-    for leaf, g in walk.leaves.items():
-        if not leaf.requires_grad:
-            continue
-        if create_graph:
-            leaf.grad = g if leaf.grad is None else leaf.grad + g
-        elif leaf.grad is None:
-            leaf.grad = const(g if leaf in walk.owned else np.array(g))
-        else:
-            leaf.grad = const(np.asarray(leaf.grad._data + g))  # an array even when 0-d
+    _accumulate(walk, create_graph)
+
+
+# One lock for every leaf's `.grad`: backward calls in several threads that share a parameter must not
+# interleave the read, the add and the write of `.grad` (updates would be lost).
+_GRAD_LOCK = threading.Lock()
+
+
+def _accumulate(walk: _Walk, create_graph: bool) -> None:
+    """Add the gradients a walk found for the leaves into their ``.grad``."""
+    with _GRAD_LOCK:
+        for leaf, g in walk.leaves.items():
+            if not leaf.requires_grad:
+                continue
+            if create_graph:
+                leaf.grad = g if leaf.grad is None else leaf.grad + g
+            elif leaf.grad is None:
+                leaf.grad = const(g if leaf in walk.owned else np.array(g))
+            else:
+                leaf.grad = const(np.asarray(leaf.grad._data + g))  # an array even when 0-d
 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph: bool = False,
@@ -328,7 +363,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph: bo
     if grad_outputs is None or isinstance(grad_outputs, Tensor):
         grad_outputs = [grad_outputs] * len(outputs) if grad_outputs is None else [grad_outputs]
     if len(grad_outputs) != len(outputs):
-        raise ValueError(f"grad: got {len(grad_outputs)} grad_outputs for {len(outputs)} outputs")
+        raise errors.OpError(f"grad: got {len(grad_outputs)} grad_outputs for {len(outputs)} outputs")
     for k, t in enumerate(inputs):
         if not isinstance(t, Tensor) or not t.requires_grad:
             raise errors.GraphError(f"grad: input {k} is not a Tensor that requires grad")

@@ -39,6 +39,14 @@ class GradcheckError(MinigradError, AssertionError):
     """Raised by `mg.gradcheck` when analytic and numeric gradients disagree; the message is a table."""
 
 
+class ArgumentError(MinigradError, ValueError):
+    """A checker or optimizer (`mg.gradcheck`, `mg.check_graph`, `mg.optim`) got a value it cannot use."""
+
+
+class ArgumentTypeError(MinigradError, TypeError):
+    """A checker or optimizer got an argument of a type it does not accept."""
+
+
 def where(op: str, scope: str) -> str:
     """``matmul in lstm/forget_gate`` or just ``matmul``."""
     return f"{op} in {scope}" if scope else op

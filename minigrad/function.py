@@ -24,7 +24,9 @@ Write ``backward`` with operators, Tensor/ndarray methods (``sum``, ``reshape``,
 Functions' ``apply``: then the same formula runs on arrays in a normal backward and on Tensors, recorded,
 under ``create_graph=True``, which is what makes higher-order gradients work. ``apply`` called with no
 Tensor argument simply runs ``forward`` and returns an array. Saving an input's array or the output's array
-hands that very Tensor back in ``create_graph`` mode; anything else saved is treated as a constant.
+hands that very Tensor back in ``create_graph`` mode; a floating array derived from them (``1 - y``) would
+come back as a constant and silently drop a term of the higher derivatives, so ``create_graph`` refuses
+it: save the output and compute ``1 - y`` in ``backward``, and keep true constants (a mask) as attributes.
 Do not modify ``grad_output`` in place: it may be shared with other nodes.
 """
 
@@ -34,11 +36,28 @@ import weakref
 
 import numpy as np
 
-from minigrad import errors
+from minigrad import anomaly, errors
 from minigrad.state import STATE
 from minigrad.tensor import CLOCK, Tensor, const
 
-_FREED = object()
+
+class Freed:
+    """Stands in for a node's saved values once a backward freed them; says why when one is asked for."""
+
+    failure = ""  # set when the backward that freed them stopped at an error
+
+    def error(self, node) -> errors.GraphError:
+        if self.failure:
+            return errors.GraphError(
+                f"{node.where}: its saved values were freed by an earlier backward() that stopped at an "
+                f"error ({self.failure}); recompute the forward, then call backward() again"
+            )
+        return errors.GraphError(
+            f"{node.where}: trying to backward through the graph a second time, but the values "
+            "it saved were freed after the first backward(); pass retain_graph=True to the first "
+            "backward() (or mg.grad) if you need to call it again"
+        )
+
 _new = object.__new__
 _wrap = Tensor._wrap
 _ERRORS = (
@@ -59,6 +78,10 @@ class Function:
     _retain: dict | None = None  # output index -> weak reference of a Tensor asking to retain_grad
     _graph_mode = False
     _nout = 1
+    # True for ops whose other saved arrays are constant where the op is differentiable (relu's mask,
+    # max's weights): create_graph treats those as constants instead of refusing them.
+    _saves_constants = False
+    _checksums: tuple | None = None  # of the saved arrays, taken under detect_anomaly
     # True for ops that only move values (reshape, split, indexing, ...): they cannot make a NaN or an inf,
     # so detect_anomaly lets one through them to the first op that computes with it (in lstm/l0/t17,
     # not in the split of the whole sequence into steps).
@@ -85,16 +108,14 @@ class Function:
     @property
     def saved_tensors(self) -> tuple:
         saved = self._saved
-        if saved is _FREED:
-            raise errors.GraphError(
-                f"{self.where}: trying to backward through the graph a second time, but the values "
-                "it saved were freed after the first backward(); pass retain_graph=True to the first "
-                "backward() (or mg.grad) if you need to call it again"
-            )
+        if type(saved) is Freed:
+            raise saved.error(self)
         if saved is None:
             return ()
         if CLOCK[0] != self._clock:
             self._check_versions(saved)
+        if self._checksums is not None:
+            anomaly.verify(self, saved)
         if not self._graph_mode:
             return saved
         return tuple(self._as_tensor(a) for a in saved)
@@ -116,7 +137,10 @@ class Function:
             t = ref()
             if t is not None and t._data is a:
                 return t
-        return const(a) if isinstance(a, np.ndarray) else a
+        if isinstance(a, (np.ndarray, np.generic)):  # a NumPy scalar: what a ufunc of a 0-d array gives
+            _check_constant(self, a)
+            return const(np.asarray(a))
+        return a
 
     def _check_versions(self, saved) -> None:
         # Outputs too: exp, tanh and sigmoid save their output, and a user may change it in place.
@@ -197,10 +221,31 @@ class Function:
                 saved = ctx._saved = tuple(outs[0]._data if a is y else a for a in saved)
             if _saved_an_output(saved, outs):
                 ctx._outputs = tuple(weakref.ref(o) for o in outs)
-        if state.anomaly and not cls._only_moves:
-            for o in outs:
-                _check_finite(o._data, ctx, "forward output", args)
+        if state.anomaly:
+            _anomaly_forward(ctx, outs, args)
         return outs if type(y) is tuple else outs[0]
+
+
+def _check_constant(node, a) -> None:
+    """In create_graph mode: refuse a saved floating array that is neither an input's nor the output's
+    array, since it comes back as a constant and derivatives through it would be silently wrong."""
+    if a.dtype.kind == "f" and not node._saves_constants:
+        raise errors.GraphError(
+            f"{node.where}: create_graph=True needs the values backward computes with as Tensors, but "
+            f"forward saved an array of shape {a.shape} that is neither an input nor the output, so "
+            "its dependence on the inputs would be lost and higher derivatives would be wrong; save the "
+            "inputs or the output themselves and compute the derived value in backward (save y, use "
+            "1 - y there); keep a true constant (a mask) as an attribute, ctx.mask = ..."
+        )
+
+
+def _anomaly_forward(ctx, outs: tuple, args) -> None:
+    """Under detect_anomaly: check the outputs for NaN and inf, and take checksums of what was saved."""
+    if not ctx._only_moves:
+        for o in outs:
+            _check_finite(o._data, ctx, "forward output", args)
+    if isinstance(ctx._saved, tuple) and ctx._saved:
+        ctx._checksums = anomaly.checksums(ctx._saved)
 
 
 def _saved_an_output(saved: tuple, outs: tuple) -> bool:

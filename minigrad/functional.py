@@ -48,7 +48,7 @@ def _as_tensor(x, fn: str, min_ndim: int = 0) -> Tensor:
 
 def _check_reduction(reduction: str, fn: str) -> None:
     if reduction not in _REDUCTIONS:
-        raise ValueError(f"{_where(fn)}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+        raise errors.OpError(f"{_where(fn)}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
 
 
 def _shift(x: Tensor, axis: int) -> Tensor:
@@ -135,6 +135,11 @@ def cross_entropy(logits, targets, reduction: str = "mean", ignore_index: int | 
             f"expected targets of shape {logits.shape[:-1]} (one class index per row of logits, "
             "the classes on the last axis)"
         )
+    if t.size == 0 and reduction == "mean":
+        raise errors.OpError(
+            f"{_where(fn)}: the mean loss of an empty batch (targets of shape {t.shape}) is undefined; "
+            "check the batch, or use reduction='sum'"
+        )
     keep = None if ignore_index is None else t != ignore_index
     n = logits.shape[-1]
     _check_range(t, n, fn, "target", f"{n} classes", None if keep is None else ~keep)
@@ -199,7 +204,7 @@ def binary_cross_entropy_with_logits(logits, targets, reduction: str = "mean") -
     x = _as_tensor(logits, fn)
     t = _check_same_shape(x, targets, fn)
     if t.size and (np.min(t.data) < 0 or np.max(t.data) > 1):
-        raise ValueError(
+        raise errors.OpError(
             f"{_where(fn)}: targets must lie in [0, 1], got values from {np.min(t.data)} "
             f"to {np.max(t.data)}"
         )

@@ -5,17 +5,10 @@
 - `check_graph(root)` checks every op of a recorded graph on its own, in forward order, and names the first
   one whose backward disagrees with its forward: the tool to find the one wrong `Function` in a model.
 
-Both grade every compared entry the same way. For an analytic value ``a`` (the backward) and a numeric value
-``n`` (the central difference ``(L(x + eps) - L(x - eps)) / 2 eps``)::
-
-    abs = |a - n|        rel = |a - n| / max(|a|, |n|, tiny)      (tiny: the smallest positive float64)
-
-    OK       abs <= atol  or  rel <= rtol            (atol is the rule for entries where a and n are both ~0)
-    WARNING  abs <= 10 atol  or  rel <= 10 rtol      (beyond tolerance, but close: round-off, float32, or an
-                                                      eps too large for a sharply curved function)
-    WRONG    anything further off, or not finite    (the backward does not compute the forward's derivative)
-
-A check passes only when every entry is OK: the tolerances decide, the tier says how far off a failure is.
+Both grade every compared entry as `minigrad.numeric` says: OK when |a - n| <= atol or the relative error
+is <= rtol, WARNING within 10 times that, WRONG further off or not finite, for an analytic value ``a`` (the
+backward) and a numeric one ``n`` (the central difference ``(L(x + eps) - L(x - eps)) / 2 eps``). A check
+passes only when every entry is OK: the tolerances decide, the tier says how far off a failure is.
 
 Random probes (the projection of outputs, the sampled entries) always use a fixed seed, so a report is the
 same on every run. Both checkers warn (``warnings.warn``, and in their tables) when the point is one where an
@@ -32,100 +25,23 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from minigrad import errors
+from minigrad import errors, numeric
 from minigrad.engine import grad as engine_grad
 from minigrad.engine import sum_to
+from minigrad.numeric import OK, SKIPPED, WARN_FACTOR, WARNING, WRONG  # noqa: F401 (importable here since v1)
 from minigrad.ops import Max, Relu
 from minigrad.state import enable_grad, no_grad
 from minigrad.tensor import CLOCK, Tensor
-
-OK, WARNING, WRONG, SKIPPED = "OK", "WARNING", "WRONG", "SKIPPED"
-WARN_FACTOR = 10  # how far beyond the tolerances an error may be and still be graded WARNING
-_TINY = np.finfo(np.float64).tiny
-
-
-# -- grading ---
-
-
-@dataclass
-class _Grade:
-    max_abs: float
-    max_rel: float
-    worst: int | None  # position of the worst entry among those compared
-    analytic: float
-    numeric: float
-    verdict: str
-
-
-def _over(err: np.ndarray, tol: float) -> np.ndarray:
-    """err / tol, with a zero tolerance meaning: only an exact match passes."""
-    if tol > 0:
-        return err / tol
-    return np.where(err > 0, np.inf, 0.0)
-
-
-def _grade(a: np.ndarray, n: np.ndarray, atol: float, rtol: float) -> _Grade:
-    """Grade 1-D float64 arrays of analytic and numeric values entry by entry (see the module docstring)."""
-    if a.size == 0:
-        return _Grade(0.0, 0.0, None, np.nan, np.nan, SKIPPED)
-    with np.errstate(invalid="ignore", over="ignore"):
-        diff = np.abs(a - n)
-        rel = diff / np.maximum(np.maximum(np.abs(a), np.abs(n)), _TINY)
-        finite = np.isfinite(a) & np.isfinite(n)
-        # how many times its tolerance each entry is off: <= 1 is OK, <= WARN_FACTOR is WARNING
-        over = np.where(finite, np.minimum(_over(diff, atol), _over(rel, rtol)), np.inf)
-    worst = int(np.argmax(over))
-    top = over[worst]
-    verdict = OK if top <= 1 else WARNING if top <= WARN_FACTOR else WRONG
-    # The relative error of an entry already within atol says nothing (both values may be ~0), so the
-    # largest relative error is taken over the other entries.
-    max_abs = float(np.max(np.where(finite, diff, np.inf)))
-    max_rel = float(np.max(np.where(~finite, np.inf, np.where(diff > atol, rel, 0.0))))
-    return _Grade(max_abs, max_rel, worst, float(a[worst]), float(n[worst]), verdict)
-
-
-def _worse(v1: str, v2: str) -> str:
-    rank = {SKIPPED: 0, OK: 1, WARNING: 2, WRONG: 3}
-    return v1 if rank[v1] >= rank[v2] else v2
 
 
 def _legend(eps: float, atol: float, rtol: float) -> list[str]:
     return [
         f"analytic a: the backward; numeric n: central differences in float64 with eps={eps:g}",
-        "rel = |a - n| / max(|a|, |n|, tiny); max rel err is over the entries not already within atol",
+        numeric.RELATIVE_ERROR,
         f"OK: |a - n| <= atol or rel <= rtol (atol={atol:g}, rtol={rtol:g})",
-        f"WARNING: within {WARN_FACTOR}x of that (round-off, float32, or eps ill-suited)",
+        f"WARNING: within {numeric.WARN_FACTOR}x of that (round-off, float32, or eps ill-suited)",
         "WRONG: further off, or not finite: the backward does not compute the forward's derivative",
     ]
-
-
-# -- finite differences ---
-
-
-def _central_differences(loss: Callable[[], float], flat: np.ndarray, coords, eps: float) -> np.ndarray:
-    """d loss / d flat[j] for each j in coords, by central differences; ``flat`` is changed and restored."""
-    out = np.empty(len(coords))
-    for m, j in enumerate(coords):
-        old = flat[j]
-        up, down = old + eps, old - eps
-        flat[j] = up
-        l_up = loss()
-        flat[j] = down
-        l_down = loss()
-        flat[j] = old
-        out[m] = (l_up - l_down) / (up - down)  # the step actually taken, after rounding
-    return out
-
-
-def _directional_difference(loss: Callable[[], float], flat: np.ndarray, v: np.ndarray, eps: float) -> float:
-    """d loss / dt of loss(flat + t v) at t = 0, by central differences; ``flat`` is changed and restored."""
-    x0 = flat.copy()
-    flat[:] = x0 + eps * v
-    l_up = loss()
-    flat[:] = x0 - eps * v
-    l_down = loss()
-    flat[:] = x0
-    return (l_up - l_down) / (2 * eps)
 
 
 def _probe_vectors(rng: np.random.Generator, shapes: list[tuple]) -> list[np.ndarray]:
@@ -248,6 +164,11 @@ class CheckRow:
         return errors.where(self.op, self.scope)
 
     @property
+    def ok(self) -> bool:
+        """Within tolerance, or nothing to compare (SKIPPED)."""
+        return self.verdict in (OK, SKIPPED)
+
+    @property
     def label(self) -> str:
         return f"{self.input} '{self.name}'" if self.name else str(self.input)
 
@@ -282,25 +203,6 @@ _FN_HEADER = ["input", "shape", "dtype", "max abs err", "max rel err", "worst in
               "verdict"]  # fmt: skip
 
 
-def _text_table(header: list[str], body: list[list[str]]) -> str:
-    widths = [max([len(h)] + [len(r[i]) for r in body]) for i, h in enumerate(header)]
-    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in [header, *body])
-
-
-_COLOURS = {OK: "#e8f5e9", WARNING: "#fff8e1", WRONG: "#ffebee", SKIPPED: "#f5f5f5"}
-
-
-def _html_table(header: list[str], body: list[list[str]]) -> str:
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
-    lines = [f"<table><thead><tr>{head}</tr></thead><tbody>"]
-    for cells in body:
-        style = f' style="background:{_COLOURS.get(cells[-1], "#ffffff")}"'
-        tds = "".join(f"<td>{html.escape(c)}</td>" for c in cells)
-        lines.append(f"<tr{style}>{tds}</tr>")
-    lines.append("</tbody></table>")
-    return "\n".join(lines)
-
-
 def _dtype_note(who: str, what: str, atol: float, rtol: float) -> str:
     return (
         f"{who}: {what} is below float64. {_LOW_PRECISION} Tolerances in use: atol={atol:g}, rtol={rtol:g}."
@@ -326,13 +228,17 @@ def _flatten_outputs(result, who: str) -> list[Tensor]:
         elif isinstance(item, (tuple, list)):
             stack.extend(reversed(item))
         elif item is not None:
-            raise TypeError(
+            raise errors.ArgumentTypeError(
                 f"{who}: fn must return a Tensor or a tuple of Tensors, but it returned a "
                 f"{type(item).__name__} among its outputs"
             )
     if not outs:
-        raise TypeError(f"{who}: fn returned no Tensor (got {type(result).__name__})")
+        raise errors.ArgumentTypeError(f"{who}: fn returned no Tensor (got {type(result).__name__})")
     return outs
+
+
+def _label(k: int, x: Tensor) -> str:
+    return f"{k} {x.name!r}" if x.name else str(k)
 
 
 def gradcheck(
@@ -343,6 +249,7 @@ def gradcheck(
     rtol: float = 1e-3,
     raise_exception: bool = True,
     seed: int = 0,
+    verbose: bool = False,
 ) -> bool:
     """Check the engine's gradient of ``fn`` against central finite differences, for every input that
     requires grad.
@@ -355,6 +262,7 @@ def gradcheck(
         eps: the finite-difference step. atol, rtol: the tolerances (see the module docstring).
         raise_exception: on a mismatch raise `GradcheckError` (True) or return False.
         seed: of the random projection below.
+        verbose: print the table whenever it is not raised (by default it is shown only in the error).
     Returns:
         True when every entry of every checked input is OK.
     Raises:
@@ -378,20 +286,26 @@ def gradcheck(
     args = list(inputs) if isinstance(inputs, (tuple, list)) else [inputs]
     checked = [k for k, a in enumerate(args) if isinstance(a, Tensor) and a.requires_grad]
     if not checked:
-        raise ValueError(
+        raise errors.ArgumentError(
             "gradcheck: no input requires grad; pass the Tensors to check with requires_grad=True"
         )
     for i, k in enumerate(checked):
         for k2 in checked[i + 1:]:
             if args[k] is args[k2]:
-                raise ValueError(
+                raise errors.ArgumentError(
                     f"gradcheck: inputs {k} and {k2} are the same Tensor; pass it once (the numeric "
                     "side perturbs each argument separately)"
                 )
+    for k in checked:
+        if args[k].size == 0:
+            raise errors.ArgumentError(
+                f"gradcheck: input {_label(k, args[k])} has no entries (shape {args[k].shape}), so there is "
+                "nothing to compare; check it at a non-empty value, or pass it with requires_grad=False"
+            )
     notes: list[str] = []
     for k in checked:
         if args[k].dtype.itemsize < 8:
-            what = f"input {k}{' ' + repr(args[k].name) if args[k].name else ''} ({args[k].dtype})"
+            what = f"input {_label(k, args[k])} ({args[k].dtype})"
             notes.append(_dtype_note("gradcheck", what, atol, rtol))
             warnings.warn(notes[-1], UserWarning, stacklevel=2)
 
@@ -433,8 +347,7 @@ def gradcheck(
     for k, g in zip(checked, grads):
         x = args[k]
         a = np.zeros(x.size) if g is None else np.asarray(g._data, dtype=np.float64).reshape(-1)
-        n = _central_differences(loss, copies[k]._data.reshape(-1), range(x.size), eps)
-        gr = _grade(a, n, atol, rtol)
+        gr = numeric.grade(a, numeric.central_differences(loss, copies[k]._data, eps), atol, rtol)
         worst = None if gr.worst is None else tuple(int(i) for i in np.unravel_index(gr.worst, x.shape))
         rows.append(CheckRow(k, x.name, x.shape, str(x.dtype), x.size, x.size, gr.max_abs, gr.max_rel,
                              worst, gr.analytic, gr.numeric, gr.verdict))  # fmt: skip
@@ -445,14 +358,16 @@ def gradcheck(
             "its round-off dominates"
         )
         warnings.warn(notes[-1], UserWarning, stacklevel=2)
-    if all(r.verdict == OK for r in rows):
-        return True
-    if not raise_exception:
-        return False
     bad = [r for r in rows if r.verdict != OK]
-    names = ", ".join(f"input {r.label} ({r.verdict})" for r in bad)
-    lines = [f"gradcheck: the analytic gradient disagrees with central differences for {names}", ""]
-    lines.append(_text_table(_FN_HEADER, [_row_cells(r, graph=False) for r in rows]))
+    raising = bool(bad) and raise_exception
+    if not (raising or verbose):
+        return not bad
+    if bad:
+        names = ", ".join(f"input {r.label} ({r.verdict})" for r in bad)
+        lines = [f"gradcheck: the analytic gradient disagrees with central differences for {names}", ""]
+    else:
+        lines = ["gradcheck: the analytic gradient agrees with central differences for every input", ""]
+    lines.append(numeric.text_table(_FN_HEADER, [_row_cells(r, graph=False) for r in rows]))
     lines += ["", *_legend(eps, atol, rtol)]
     if len(outs) == 1 and outs[0].size == 1:
         lines.append("fn returns one number: analytic and numeric are its derivatives")
@@ -462,7 +377,10 @@ def gradcheck(
             "analytic and numeric are derivatives of L"
         )
     lines += [f"note: {t}" for t in notes]
-    raise errors.GradcheckError("\n".join(lines))
+    if raising:
+        raise errors.GradcheckError("\n".join(lines))
+    print("\n".join(lines))
+    return not bad
 
 
 # -- check_graph ---
@@ -483,15 +401,15 @@ class GraphCheckReport:
 
     @property
     def ok(self) -> bool:
-        return all(r.verdict in (OK, SKIPPED) for r in self.rows)
+        return all(r.ok for r in self.rows)
 
     @property
     def first_failure(self) -> CheckRow | None:
-        return next((r for r in self.rows if r.verdict not in (OK, SKIPPED)), None)
+        return next((r for r in self.rows if not r.ok), None)
 
     @property
     def failures(self) -> list[CheckRow]:
-        return [r for r in self.rows if r.verdict not in (OK, SKIPPED)]
+        return [r for r in self.rows if not r.ok]
 
     def headline(self) -> str:
         s = self.settings
@@ -519,7 +437,7 @@ class GraphCheckReport:
         return lines + [f"note: {t}" for t in self.notes]
 
     def __str__(self) -> str:
-        table = _text_table(_GRAPH_HEADER, [_row_cells(r, graph=True) for r in self.rows])
+        table = numeric.text_table(_GRAPH_HEADER, [_row_cells(r, graph=True) for r in self.rows])
         return "\n".join([self.headline(), "", table, "", *self._footer()])
 
     def _repr_html_(self, max_rows: int = 1000) -> str:
@@ -527,11 +445,12 @@ class GraphCheckReport:
         rows = self.rows
         if len(rows) > max_rows:
             failing = self.failures[:max_rows]
-            passing = [r for r in rows if r.verdict in (OK, SKIPPED)][: max_rows - len(failing)]
+            passing = [r for r in rows if r.ok][: max_rows - len(failing)]
             keep = {id(r) for r in failing + passing}
             rows = [r for r in rows if id(r) in keep]
         parts = [f"<p>{html.escape(line)}</p>" for line in self.headline().split("\n")]
-        parts.append(_html_table(_GRAPH_HEADER, [_row_cells(r, graph=True) for r in rows]))
+        cells = [_row_cells(r, graph=True) for r in rows]
+        parts.append(numeric.html_table(_GRAPH_HEADER, cells, [numeric.BACKGROUNDS[r.verdict] for r in rows]))
         if len(rows) < len(self.rows):
             parts.append(
                 f"<p>{len(self.rows) - len(rows)} of {len(self.rows)} rows not shown (failing rows are shown "
@@ -587,7 +506,7 @@ def _check_node(node, position: int, opts: dict) -> tuple[list[CheckRow], list[s
 
     def row(k, verdict, note, probed=0, gr=None, worst=None, directional=False):
         x = node.inputs[k]
-        gr = gr or _Grade(0.0, 0.0, None, np.nan, np.nan, verdict)
+        gr = gr or numeric.Grade(0.0, 0.0, None, np.nan, np.nan, verdict)
         return CheckRow(k, x.name, x.shape, str(x.dtype), probed, x.size, gr.max_abs, gr.max_rel, worst,
                         gr.analytic, gr.numeric, verdict, note, position, node.op, node.scope, directional,
                         node)  # fmt: skip
@@ -642,8 +561,7 @@ def _check_node(node, position: int, opts: dict) -> tuple[list[CheckRow], list[s
         coords = candidates
         if len(candidates) > max_probes:
             coords = np.sort(rng.choice(candidates, max_probes, replace=False))
-        flat = x.reshape(-1)
-        gr = _grade(g[coords], _central_differences(loss, flat, coords, eps), atol, rtol)
+        gr = numeric.grade(g[coords], numeric.central_differences(loss, x, eps, coords), atol, rtol)
         worst = None
         if gr.worst is not None:
             worst = tuple(int(i) for i in np.unravel_index(int(coords[gr.worst]), x.shape))
@@ -653,9 +571,9 @@ def _check_node(node, position: int, opts: dict) -> tuple[list[CheckRow], list[s
             # (2 more forwards) sees every entry at once.
             v = np.zeros(x.size)
             v[candidates] = rng.standard_normal(len(candidates))
-            n_dir = _directional_difference(loss, flat, v, eps)
-            dg = _grade(np.array([g @ v]), np.array([n_dir]), atol, rtol)
-            if _worse(dg.verdict, gr.verdict) != gr.verdict:  # the direction found something worse
+            n_dir = numeric.directional_difference(loss, x, v.reshape(x.shape), eps)
+            dg = numeric.grade(g @ v, n_dir, atol, rtol)
+            if numeric.worse(dg.verdict, gr.verdict) != gr.verdict:  # the direction found something worse
                 note += (
                     f"a random direction over all {len(candidates)} entries is graded {dg.verdict}, worse "
                     f"than the sampled entries (analytic {_num(dg.analytic)}, numeric {_num(dg.numeric)}): "
@@ -705,18 +623,24 @@ def check_graph(
     Entries of a relu input within eps of 0, and entries tied for a max, are not compared (the op is
     not differentiable there); the report names the op and a warning is issued.
     """
+    if not isinstance(root, (Tensor, tuple, list)):
+        raise errors.ArgumentTypeError(
+            f"check_graph: root must be a Tensor or a list of Tensors, got {type(root).__name__}"
+        )
     roots = [root] if isinstance(root, Tensor) else list(root)
     for i, r in enumerate(roots):
         if not isinstance(r, Tensor):
-            raise TypeError(f"check_graph: root {i} is a {type(r).__name__}, expected a Tensor")
+            raise errors.ArgumentTypeError(
+                f"check_graph: root {i} is a {type(r).__name__}, expected a Tensor"
+            )
     nodes = [r._ctx for r in roots if r._ctx is not None]
     if not nodes:
-        raise ValueError(
+        raise errors.ArgumentError(
             "check_graph: no recorded graph: the root is a leaf, or was computed from tensors that do not "
             "require grad (or under mg.no_grad())"
         )
-    if max_probes < 1:
-        raise ValueError(f"check_graph: max_probes must be at least 1, got {max_probes}")
+    if not isinstance(max_probes, (int, np.integer)) or isinstance(max_probes, bool) or max_probes < 1:
+        raise errors.ArgumentError(f"check_graph: max_probes must be at least 1, got {max_probes!r}")
     opts = {"eps": eps, "atol": atol, "rtol": rtol, "max_probes": int(max_probes), "seed": seed}
     order = _forward_order(nodes)
     rows, kinks, notes = [], [], []

@@ -13,6 +13,8 @@ import threading
 
 import numpy as np
 
+from minigrad import errors
+
 
 class _State(threading.local):
     def __init__(self) -> None:
@@ -25,7 +27,27 @@ class _State(threading.local):
 STATE = _State()
 
 
-class _Decorator:
+class _Restores:
+    """Enter sets a value and exit restores the one before, for each entry: one instance may be entered
+    again while it is active (``with ng: with ng:``), and in several threads at once, and every exit
+    undoes its own entry (a stack of previous values per thread, not one saved value)."""
+
+    def _push(self, previous) -> None:
+        entry = (threading.get_ident(), previous)
+        try:
+            self._stack.append(entry)
+        except AttributeError:  # the first entry (a plain list: cheaper than a threading.local per scope)
+            self._stack = [entry]
+
+    def _pop(self):
+        me, stack = threading.get_ident(), self.__dict__.get("_stack", ())
+        for i in range(len(stack) - 1, -1, -1):  # this thread's latest entry, almost always the last
+            if stack[i][0] == me:
+                return stack.pop(i)[1]
+        raise errors.GraphError(f"{type(self).__name__}: exited more often than it was entered")
+
+
+class _Decorator(_Restores):
     """A context manager class whose instances also decorate: ``@mg.no_grad()`` runs the function inside."""
 
     def __call__(self, fn):
@@ -45,11 +67,11 @@ class _GradMode(_Decorator):
     enabled: bool
 
     def __enter__(self) -> None:
-        self._prev = STATE.grad_enabled
+        self._push(STATE.grad_enabled)
         STATE.grad_enabled = self.enabled
 
     def __exit__(self, *exc) -> None:
-        STATE.grad_enabled = self._prev
+        STATE.grad_enabled = self._pop()
 
 
 class no_grad(_GradMode):  # noqa: N801 - PyTorch's name, used as a context manager
@@ -68,7 +90,7 @@ def is_grad_enabled() -> bool:
     return STATE.grad_enabled
 
 
-class scope:  # noqa: N801
+class scope(_Restores):  # noqa: N801
     """Name the ops created inside: ``with mg.scope("forget_gate"): ...``.
 
     Nested scopes join with ``/`` (``lstm/t3/forget_gate``). Drawings cluster ops by scope and error
@@ -77,16 +99,17 @@ class scope:  # noqa: N801
 
     def __init__(self, name: str) -> None:
         if not isinstance(name, str) or not name or "/" in name:
-            raise ValueError(f"scope: name must be a non-empty string without '/', got {name!r}")
+            raise errors.OpError(f"scope: name must be a non-empty string without '/', got {name!r}")
         self.name = name
 
     def __enter__(self) -> str:
-        self._prev = STATE.scope
-        STATE.scope = f"{self._prev}/{self.name}" if self._prev else self.name
+        prev = STATE.scope
+        self._push(prev)
+        STATE.scope = f"{prev}/{self.name}" if prev else self.name
         return STATE.scope
 
     def __exit__(self, *exc) -> None:
-        STATE.scope = self._prev
+        STATE.scope = self._pop()
 
 
 def current_scope() -> str:
@@ -103,23 +126,25 @@ class detect_anomaly(_Decorator):  # noqa: N801
     input (name, dtype, shape, range, count of NaN and inf) and whether an input already held one or the
     op made it from finite inputs. Ops that only move values (reshape, transpose, indexing, split,
     concat, broadcast_to) pass a NaN on rather than raise, so NaN in the data is reported at the first op
-    that computes with it. Off by default; when off it costs one attribute read per op, when on a pass
-    over every output and gradient.
+    that computes with it. Each op also takes a checksum of every array it saves, and its backward
+    raises GraphError if one changed by a write the version counter cannot see (``t.data[0] = 1``,
+    ``np.asarray(t)[...] = ...``, ``out=``). Off by default; when off it costs one attribute read per op,
+    when on a pass over every output, gradient and saved array.
     """
 
     def __enter__(self) -> None:
-        self._prev = STATE.anomaly
+        self._push(STATE.anomaly)
         STATE.anomaly = True
 
     def __exit__(self, *exc) -> None:
-        STATE.anomaly = self._prev
+        STATE.anomaly = self._pop()
 
 
 def set_default_dtype(dtype) -> None:
     """Set the dtype that integer and Python-number data become (float64 unless changed)."""
     dt = np.dtype(dtype)
     if dt.kind != "f":
-        raise TypeError(f"set_default_dtype: expected a floating dtype, got {dt}")
+        raise errors.OpTypeError(f"set_default_dtype: expected a floating dtype, got {dt}")
     STATE.default_dtype = dt
 
 

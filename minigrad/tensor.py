@@ -20,7 +20,7 @@ from minigrad.state import STATE
 CLOCK = [0]
 
 _new = object.__new__
-_SCALARS = (int, float, bool, np.number, np.bool_)
+_SCALARS = (int, float, np.integer, np.floating, np.bool_)  # bool is an int; complex is refused
 
 
 def _float_array(data, dtype, copy: bool, where: str) -> np.ndarray:
@@ -156,7 +156,7 @@ class Tensor:
 
     def item(self) -> float:
         if self._data.size != 1:
-            raise ValueError(f"item: only a one-element tensor can be converted, shape is {self.shape}")
+            raise errors.OpError(f"item: only a one-element tensor can be converted, shape is {self.shape}")
         return self._data.item()
 
     def __float__(self) -> float:
@@ -164,7 +164,7 @@ class Tensor:
 
     def __bool__(self) -> bool:
         if self._data.size != 1:
-            raise ValueError(
+            raise errors.OpError(
                 f"the truth value of a tensor of shape {self.shape} is ambiguous; use .any() "
                 "or .all() on .data"
             )
@@ -244,43 +244,43 @@ class Tensor:
 
     # -- operators: each one primitive op ---
     def __add__(self, other):
-        return _ops.Add.apply(self, lift(other, self))
+        return _ops.Add.apply(self, lift(other, self, "add"))
 
     def __radd__(self, other):
-        return _ops.Add.apply(lift(other, self), self)
+        return _ops.Add.apply(lift(other, self, "add"), self)
 
     def __sub__(self, other):
-        return _ops.Sub.apply(self, lift(other, self))
+        return _ops.Sub.apply(self, lift(other, self, "sub"))
 
     def __rsub__(self, other):
-        return _ops.Sub.apply(lift(other, self), self)
+        return _ops.Sub.apply(lift(other, self, "sub"), self)
 
     def __mul__(self, other):
-        return _ops.Mul.apply(self, lift(other, self))
+        return _ops.Mul.apply(self, lift(other, self, "mul"))
 
     def __rmul__(self, other):
-        return _ops.Mul.apply(lift(other, self), self)
+        return _ops.Mul.apply(lift(other, self, "mul"), self)
 
     def __truediv__(self, other):
-        return _ops.Div.apply(self, lift(other, self))
+        return _ops.Div.apply(self, lift(other, self, "div"))
 
     def __rtruediv__(self, other):
-        return _ops.Div.apply(lift(other, self), self)
+        return _ops.Div.apply(lift(other, self, "div"), self)
 
     def __pow__(self, other):
         return _ops.pow(self, other)
 
     def __rpow__(self, other):
-        return _ops.pow(lift(other, self), self)
+        return _ops.pow(lift(other, self, "pow"), self)
 
     def __neg__(self):
         return _ops.Neg.apply(self)
 
     def __matmul__(self, other):
-        return _ops.matmul(self, lift(other, self))
+        return _ops.matmul(self, lift(other, self, "matmul"))
 
     def __rmatmul__(self, other):
-        return _ops.matmul(lift(other, self), self)
+        return _ops.matmul(lift(other, self, "matmul"), self)
 
     def __getitem__(self, index):
         return _ops.getitem(self, index)
@@ -337,6 +337,8 @@ class Tensor:
         return _ops.Transpose.apply(self, axes or None)
 
     def swapaxes(self, axis1: int, axis2: int):
+        for axis in (axis1, axis2):
+            _ops._check_axis("swapaxes", axis, self.shape)
         axes = list(range(self.ndim))
         axes[axis1], axes[axis2] = axes[axis2], axes[axis1]
         return _ops.Transpose.apply(self, tuple(axes))
@@ -354,17 +356,35 @@ def const(a) -> Tensor:
     return Tensor._wrap(a, None, False, 0)
 
 
-def lift(x, like: Tensor) -> Tensor:
-    """Make an operand a Tensor. Python numbers take ``like``'s dtype so float32 stays float32."""
+def lift(x, like: Tensor, op: str = "") -> Tensor:
+    """Make an operand of ``op`` a Tensor, promoting as NumPy does but keeping float32 float32.
+
+    A number or an integer array takes a floating ``like``'s dtype. With an integer ``like``, NumPy's
+    promotion decides (int64 + 0.5 is float64); nothing is ever truncated to fit an integer dtype.
+    """
     if isinstance(x, Tensor):
         return x
+    dt = like._data.dtype
     if isinstance(x, _SCALARS):
-        return Tensor._wrap(np.asarray(x, dtype=like._data.dtype), None, False, 0)
+        if dt.kind != "f":
+            dt = np.result_type(dt, x)
+        try:
+            return Tensor._wrap(np.asarray(x, dtype=dt), None, False, 0)
+        except OverflowError:
+            raise errors.OpError(
+                f"{errors.where(op or 'lift', STATE.scope)}: the number {x!r} does not fit the tensor's "
+                f"dtype {dt}; convert the tensor to a wider or floating dtype first, e.g. "
+                "mg.tensor(t.data, dtype=np.float64)"
+            ) from None
     a = np.asarray(x)
-    if a.dtype.kind in "iub":
-        a = a.astype(like._data.dtype)
-    elif a.dtype.kind != "f":
-        raise TypeError(f"cannot combine a Tensor with {type(x).__name__} data of dtype {a.dtype}")
+    kind = a.dtype.kind
+    if kind in "iub" and dt.kind == "f":
+        a = a.astype(dt)
+    elif kind not in "iubf":
+        raise errors.OpTypeError(
+            f"{errors.where(op or 'lift', STATE.scope)}: cannot combine a Tensor with {type(x).__name__} "
+            f"data of dtype {a.dtype}; minigrad works on real numbers (floating point or integers)"
+        )
     return Tensor._wrap(a, None, False, 0)
 
 

@@ -21,6 +21,8 @@ import numpy as np
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+from minigrad.numeric import central_differences
+
 
 def shapes(min_dims: int = 0, max_dims: int = 3, min_side: int = 1, max_side: int = 4):
     """Array shapes (tuples of ints); ``min_dims=0`` includes the 0-d shape ``()``."""
@@ -100,39 +102,19 @@ def _prime_factors(n: int) -> list[int]:
 
 
 def numerical_grad(f, arrays, eps: float = 1e-6) -> list[np.ndarray]:
-    """Central differences of the scalar ``f(*arrays)`` with respect to each array, in float64.
+    """Central differences (`minigrad.numeric.central_differences`) of the scalar ``f(*arrays)`` with
+    respect to each array, in float64.
 
-    ``(f(x + eps e_i) - f(x - eps e_i)) / (2 eps)`` for every element i of every array: truncation error
-    of order ``eps**2`` times the third derivative, rounding error of order ``1e-16 * |f| / eps``.
+    ``(f(x + eps e_i) - f(x - eps e_i)) / step`` for every element i of every array, the step being the one
+    taken after rounding (about 2 eps): truncation error of order ``eps**2`` times the third derivative,
+    rounding error of order ``1e-16 * |f| / eps``.
     ``f`` must not keep or modify the arrays it is given (they are perturbed in place, then restored).
     """
-    arrays = [np.array(a, dtype=np.float64) for a in arrays]  # private, C-contiguous copies
-    grads = []
-    for a in arrays:
-        flat = a.reshape(-1)  # a view: writing into it perturbs the array f sees
-        g = np.zeros(a.size)
-        for i in range(a.size):
-            old = flat[i]
-            flat[i] = old + eps
-            up = float(f(*arrays))
-            flat[i] = old - eps
-            down = float(f(*arrays))
-            flat[i] = old
-            g[i] = (up - down) / (2 * eps)
-        grads.append(g.reshape(a.shape))
-    return grads
+    arrays = [np.array(a, dtype=np.float64) for a in arrays]  # private copies
+    return [central_differences(lambda: float(f(*arrays)), a, eps) for a in arrays]
 
 
 def numerical_grad_of(f, x: np.ndarray, eps: float = 1e-6) -> np.ndarray:
     """Central differences of the scalar ``f()`` with respect to the float64 array ``x`` that ``f`` reads:
     each element of ``x`` is perturbed in place, then restored (for closures over ``x``)."""
-    g = np.zeros_like(x)
-    for idx in np.ndindex(x.shape):
-        old = x[idx]
-        x[idx] = old + eps
-        up = f()
-        x[idx] = old - eps
-        down = f()
-        x[idx] = old
-        g[idx] = (up - down) / (2 * eps)
-    return g
+    return central_differences(f, x, eps)

@@ -288,14 +288,15 @@ def test_html_rendering_colours_rows_and_escapes_text():
     report = compare.compare_gradients(planted("forget uses c"))
     page = report._repr_html_()
     assert page.count("<tr style=") == len(report.rows)
-    assert page.count(f'<tr style="background:{compare._FAIL}">') == len([r for r in report.rows if not r.ok])
+    failing = len([r for r in report.rows if not r.ok])
+    assert page.count(f'<tr style="background:{compare.report._FAIL}">') == failing
     assert "<td>forget</td><td>rows 4:8</td>" in page
     assert "da_f @ weight_ih[4:8]" in page
     assert "f * c_prev + i * g" in page and "<b>FAIL</b>" in page
     assert "dc * c_prev" in page and "&lt;" not in str(report)  # text stays plain
     assert "<=" not in page  # escaped in the legend
     ok_page = compare.compare_gradients(reference.lstm_step_backward)._repr_html_()
-    assert f'<tr style="background:{compare._FAIL}">' not in ok_page
+    assert f'<tr style="background:{compare.report._FAIL}">' not in ok_page
 
 
 # ----------------------------------------------------------------------------- sequences

@@ -195,5 +195,5 @@ def test_integer_tensors_cannot_require_grad():
 
 
 def test_combining_a_tensor_with_text():
-    with raises(TypeError, "cannot combine a Tensor with str data of dtype <U1"):
+    with raises(mg.OpTypeError, "add: cannot combine a Tensor with str data of dtype <U1"):
         ones(2) + "a"

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from test_engine_hardening import Raises, ReturnsText, SigmoidSavingOneMinusY
 
 import lstm
 import minigrad as mg
@@ -370,6 +371,59 @@ SITUATIONS = {
     "E21": _function_count,
     "E22": _function_shape,
     "E23": _function_raises,
+    "E60": lambda: mg.check_graph(3.0),
+    "E61": lambda: mg.gradcheck(lambda e: e.sum(), mg.tensor(np.zeros((0, 3)), requires_grad=True)),
+    "E62": lambda: mg.optim.SGD([mg.tensor([1.0], requires_grad=True)], lr=-0.1),
+}
+
+
+def _backward_text():
+    with mg.scope("head"):
+        y = ReturnsText.apply(mg.tensor([1.0, 2.0], requires_grad=True))
+    y.sum().backward()
+
+
+def _retry_after_failure():
+    x = mg.tensor([1.0, 2.0], requires_grad=True)
+    loss = (Raises.apply(x) * x).sum()
+    with pytest.raises(mg.ShapeError):  # the first attempt: Raises.backward raises
+        loss.backward()
+    loss.backward()
+
+
+def _derived_saved():
+    x = mg.tensor([0.3], requires_grad=True)
+    mg.grad(SigmoidSavingOneMinusY.apply(x).sum(), x, create_graph=True)
+
+
+def _bad_state_values():
+    lin = mg.nn.Linear(2, 2, rng=0)
+    lin.load_state_dict({"weight": np.full((2, 2), np.nan), "bias": ["a", "b"]})
+
+
+def _write_past_the_version():
+    x = mg.tensor([1.0, 2.0], requires_grad=True, name="x")
+    with mg.detect_anomaly(), mg.scope("loss"):
+        y = mg.log(x).sum()
+    x.data[0] = 5.0
+    y.backward()
+
+
+# Rows E40-E51: the engine's hardening (bad operands, gradients and saved values, empty means).
+SITUATIONS |= {
+    "E40": lambda: mg.tensor([1.0, 2.0]) + "a",
+    "E41": lambda: mg.tensor([1, 2], dtype=np.int8) * 1000,
+    "E42": lambda: mg.tensor(np.ones((2, 3))).swapaxes(0, 3),
+    "E43": lambda: (mg.tensor([1.0, 2.0], requires_grad=True) * 2).backward(np.array(["a", "b"])),
+    "E44": _backward_text,
+    "E45": _retry_after_failure,
+    "E46": _derived_saved,
+    "E47": _bad_state_values,
+    "E48": lambda: mg.tensor(np.zeros((2, 0))).mean(axis=1),
+    "E49": lambda: mg.functional.cross_entropy(mg.tensor(np.zeros((0, 3))), np.zeros(0, int)),
+    "E50": _write_past_the_version,
+    "E51": lambda: mg.scope("a/b"),
+    "E52": lambda: mg.scope("a").__exit__(None, None, None),
 }
 
 

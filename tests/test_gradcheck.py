@@ -260,13 +260,53 @@ def test_max_tie_warns():
 
 def test_gradcheck_bad_arguments():
     x = mg.tensor([1.0, 2.0])
-    with pytest.raises(ValueError, match="gradcheck: no input requires grad"):
+    with pytest.raises(mg.errors.ArgumentError, match="gradcheck: no input requires grad"):
         gradcheck(lambda x: x * 2, x)
     x.requires_grad_()
-    with pytest.raises(TypeError, match="gradcheck: fn must return a Tensor .* returned a ndarray"):
+    with pytest.raises(mg.errors.ArgumentTypeError,
+                       match="gradcheck: fn must return a Tensor .* returned a ndarray"):  # fmt: skip
         gradcheck(lambda x: x.data * 2, x)
-    with pytest.raises(ValueError, match="gradcheck: inputs 0 and 1 are the same Tensor"):
+    with pytest.raises(mg.errors.ArgumentError, match="gradcheck: inputs 0 and 1 are the same Tensor"):
         gradcheck(lambda a, b: a * b, [x, x])
+
+
+def test_gradcheck_on_an_empty_input_says_there_is_nothing_to_compare():
+    # It used to fail with "disagrees with central differences for input 1 'e' (SKIPPED)".
+    x = mg.tensor([1.0, 2.0], requires_grad=True, name="x")
+    e = mg.tensor(np.zeros((0, 3)), requires_grad=True, name="e")
+    message = (
+        "gradcheck: input 1 'e' has no entries (shape (0, 3)), so there is nothing to compare; check it at "
+        "a non-empty value, or pass it with requires_grad=False"
+    )
+    with pytest.raises(mg.errors.ArgumentError, match="^" + re.escape(message) + "$"):
+        gradcheck(lambda x, e: x.sum() + e.sum(), [x, e])
+    e.requires_grad = False
+    assert gradcheck(lambda x, e: x.sum() + e.sum(), [x, e])
+
+
+def test_gradcheck_is_silent_when_it_passes_unless_verbose(capsys):
+    x = mg.tensor([0.3, 2.5, -1.0], requires_grad=True, name="x")
+    assert gradcheck(lambda x: Sin.apply(x).sum(), x) is True
+    assert capsys.readouterr().out == ""
+    assert gradcheck(lambda x: Sin.apply(x).sum(), x, verbose=True) is True
+    out = capsys.readouterr().out
+    assert out.startswith("gradcheck: the analytic gradient agrees with central differences for every "
+                          "input\n")  # fmt: skip
+    label, shape, dtype, max_abs, max_rel, index, analytic, numeric, verdict = fn_row(out, "0 'x'")
+    assert (shape, dtype, verdict) == ("(3,)", "float64", "OK")
+    at = int(index.strip("(,)"))
+    assert float(analytic) == pytest.approx(np.cos([0.3, 2.5, -1.0][at]), abs=1e-5)  # sin' by hand
+    assert float(numeric) == pytest.approx(np.cos([0.3, 2.5, -1.0][at]), abs=1e-5)
+    assert "OK: |a - n| <= atol or rel <= rtol (atol=1e-05, rtol=0.001)" in out
+    # a failing check raises with the same table, verbose or not, and prints nothing
+    with pytest.raises(mg.GradcheckError) as info:
+        gradcheck(lambda x: BadSin.apply(x).sum(), x, verbose=True)
+    assert capsys.readouterr().out == ""
+    # unless it returns False instead: then verbose prints what the error would have said
+    assert gradcheck(lambda x: BadSin.apply(x).sum(), x, raise_exception=False) is False
+    assert capsys.readouterr().out == ""
+    assert gradcheck(lambda x: BadSin.apply(x).sum(), x, raise_exception=False, verbose=True) is False
+    assert capsys.readouterr().out == str(info.value) + "\n"
 
 
 # -- check_graph ---
@@ -510,7 +550,15 @@ def test_check_graph_html_keeps_failing_rows_when_long():
 
 
 def test_check_graph_bad_root():
-    with pytest.raises(ValueError, match="check_graph: no recorded graph: the root is a leaf"):
+    with pytest.raises(mg.errors.ArgumentError, match="check_graph: no recorded graph: the root is a leaf"):
         check_graph(mg.tensor([1.0], requires_grad=True))
-    with pytest.raises(TypeError, match="check_graph: root 0 is a ndarray, expected a Tensor"):
+    message = "check_graph: root 0 is a ndarray, expected a Tensor"
+    with pytest.raises(mg.errors.ArgumentTypeError, match=message):
         check_graph([np.ones(2)])
+    # a number used to fail with "'float' object is not iterable"
+    message = r"^check_graph: root must be a Tensor or a list of Tensors, got float$"
+    with pytest.raises(mg.errors.ArgumentTypeError, match=message):
+        check_graph(3.0)
+    y = (mg.tensor([1.0], requires_grad=True) * 2).sum()
+    with pytest.raises(mg.errors.ArgumentError, match=r"^check_graph: max_probes must be at least 1, got 0$"):
+        check_graph(y, max_probes=0)

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from lstm import reference
 from lstm.reference import PARAM_NAMES
+from minigrad.numeric import central_differences
 
 SIZES = [  # (B, T, I, H)
     (1, 1, 1, 1),
@@ -28,21 +29,6 @@ def random_params(rng, input_size, hidden_size, dtype=np.float64, scale=0.6):
     shapes = {"weight_ih": (4 * H, I), "weight_hh": (4 * H, H), "bias_ih": (4 * H,),
               "bias_hh": (4 * H,)}
     return {name: rng.normal(0, scale, shapes[name]).astype(dtype) for name in PARAM_NAMES}
-
-
-def numeric_grad(loss, array, eps=1e-6):
-    """Central differences of the scalar loss() w.r.t. every entry of array (changed in place
-    and restored)."""
-    grad = np.zeros_like(array)
-    for idx in np.ndindex(array.shape):
-        old = array[idx]
-        array[idx] = old + eps
-        up = loss()
-        array[idx] = old - eps
-        down = loss()
-        array[idx] = old
-        grad[idx] = (up - down) / (2 * eps)
-    return grad
 
 
 def rel_error(a, b):
@@ -66,7 +52,7 @@ def check_sequence_gradients(B, T, I, H, seed):
     arrays = {"x": x, "h0": h0, "c0": c0, **params}
     for name, array in arrays.items():
         assert analytic[name].shape == array.shape, name
-        err = rel_error(analytic[name], numeric_grad(loss, array))
+        err = rel_error(analytic[name], central_differences(loss, array))
         assert err < 1e-6, f"{name}: relative error {err:.2e} at B={B} T={T} I={I} H={H}"
 
 
@@ -103,7 +89,7 @@ def test_lstm_step_backward_matches_central_differences(B, I, H):
     analytic = {"x": dx, "h_prev": dh_prev, "c_prev": dc_prev, **grads}
     arrays = {"x": x, "h_prev": h_prev, "c_prev": c_prev, **params}
     for name, array in arrays.items():
-        err = rel_error(analytic[name], numeric_grad(loss, array))
+        err = rel_error(analytic[name], central_differences(loss, array))
         assert err < 1e-6, f"{name}: relative error {err:.2e}"
 
 

@@ -23,21 +23,21 @@ def generator(rng, who: str) -> np.random.Generator:
         return rng
     if rng is None or (isinstance(rng, (int, np.integer)) and not isinstance(rng, bool)):
         return np.random.default_rng(rng)
-    raise TypeError(
+    raise errors.OpTypeError(
         f"{who}: rng must be a numpy.random.Generator, an int seed or None, got {type(rng).__name__}"
     )
 
 
 def _positive_int(value, name: str, who: str) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{who}: {name} must be a positive integer, got {value!r}")
+        raise errors.OpError(f"{who}: {name} must be a positive integer, got {value!r}")
     return int(value)
 
 
 def _float_dtype(dtype, who: str) -> np.dtype:
     dt = STATE.default_dtype if dtype is None else np.dtype(dtype)
     if dt.kind != "f":
-        raise TypeError(f"{who}: dtype must be a floating dtype, got {dt}")
+        raise errors.OpTypeError(f"{who}: dtype must be a floating dtype, got {dt}")
     return dt
 
 

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
+from minigrad import errors
 from minigrad.nn.parameter import Parameter
 
 
@@ -81,20 +82,28 @@ class Module:
         return {name: p.data.copy() for name, p in self.named_parameters()}
 
     def load_state_dict(self, state: dict, strict: bool = True) -> None:
-        """Copy arrays into the parameters by name, checking names and shapes first.
+        """Copy arrays into the parameters by name, checking every name, shape and value first.
 
-        Nothing is changed unless everything fits; the error lists every missing, unexpected and
-        mis-shaped key at once. With ``strict=False`` missing and unexpected keys are allowed (shapes
-        must still match).
+        Nothing is changed unless everything fits; the error (`OpError`) lists every missing, unexpected,
+        mis-shaped and unusable entry at once. Values must be real numbers (floating point or integers)
+        that stay finite in the parameter's dtype: booleans, complex numbers, strings, dates, records,
+        NaN and inf are refused. With ``strict=False`` missing and unexpected keys are allowed (shapes
+        and values must still fit).
         """
         params = dict(self.named_parameters())
         missing = [k for k in params if k not in state]
         unexpected = [k for k in state if k not in params]
-        wrong = [
-            f"{k}: expected {params[k].shape}, got {np.shape(state[k])}"
-            for k in params
-            if k in state and np.shape(state[k]) != params[k].shape
-        ]
+        wrong, bad, arrays = [], [], {}
+        for k, p in params.items():
+            if k not in state:
+                continue
+            a, problem = _parameter_value(state[k], p.dtype)
+            if problem:
+                bad.append(f"{k}: {problem}")
+            elif a.shape != p.shape:
+                wrong.append(f"{k}: expected {p.shape}, got {a.shape}")
+            else:
+                arrays[k] = a
         problems = []
         if strict and missing:
             problems.append("missing keys: " + ", ".join(missing))
@@ -102,11 +111,12 @@ class Module:
             problems.append("unexpected keys: " + ", ".join(unexpected))
         if wrong:
             problems.append("wrong shapes: " + "; ".join(wrong))
+        if bad:
+            problems.append("unusable values: " + "; ".join(bad))
         if problems:
-            raise ValueError(f"load_state_dict for {type(self).__name__}: " + " | ".join(problems))
-        for k, p in params.items():
-            if k in state:
-                p.data = np.array(state[k], dtype=p.dtype)
+            raise errors.OpError(f"load_state_dict for {type(self).__name__}: " + " | ".join(problems))
+        for k, a in arrays.items():
+            params[k].data = a
 
     def __repr__(self) -> str:
         lines = [f"{type(self).__name__}("]
@@ -114,3 +124,19 @@ class Module:
             lines.append(f"  {name}: {p.shape} {p.dtype}")
         lines.append(")")
         return "\n".join(lines)
+
+
+def _parameter_value(value, dtype: np.dtype) -> tuple[np.ndarray | None, str]:
+    """``value`` as a new array of ``dtype``, or None and what makes it unusable as a parameter."""
+    try:
+        a = np.asarray(value)
+    except (ValueError, TypeError) as e:  # a ragged list, for one
+        return None, f"cannot be made an array ({e})"
+    if a.dtype.kind not in "iuf":
+        return None, f"dtype {a.dtype} is not real numbers (floating point or integers)"
+    with np.errstate(over="ignore"):  # an overflow shows up as inf, reported below
+        a = a.astype(dtype)
+    n_bad = a.size - int(np.isfinite(a).sum())
+    if n_bad:
+        return None, f"{n_bad} of {a.size} values are NaN or inf (in {dtype})"
+    return a, ""

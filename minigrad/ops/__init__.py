@@ -51,13 +51,13 @@ def broadcast_to(x, shape):
 
 
 def pow(x, p):  # noqa: A001 - the operator's name
-    """x ** p: one `Pow` op for a number p; exp(p * log(x)) for a Tensor or array p."""
+    """x ** p, one `Pow` op: p a number, an array (a constant) or a Tensor."""
     if isinstance(p, (int, float, np.number)) and not isinstance(p, bool):
         # A NumPy scalar exponent counts as the number it holds: np.float64 would promote float32 data.
         return Pow.apply(x, p.item() if isinstance(p, np.number) else p)
     if not isinstance(x, Tensor):
-        x = lift(x, p)
-    return Exp.apply(Mul.apply(lift(p, x), Log.apply(x)))
+        x = lift(x, p, "pow")
+    return Pow.apply(x, lift(p, x, "pow"))
 
 
 def mean(x, axis=None, keepdims: bool = False):
@@ -70,8 +70,14 @@ def mean(x, axis=None, keepdims: bool = False):
         for i in axes:
             _check_axis("mean", i, a.shape)
         n = int(np.prod([a.shape[i] for i in axes]))
+    if n == 0:
+        # NumPy gives nan and a warning; a nan loss is found steps later, this is found here
+        raise errors.OpError(
+            f"{errors.where('mean', STATE.scope)}: the mean of no elements is undefined (shape {a.shape}, "
+            f"axis {axis}); check that the tensor is not empty"
+        )
     s = Sum.apply(x, axis, keepdims)
-    return s * np.asarray(1.0 / max(n, 1), dtype=a.dtype)
+    return s * np.asarray(1.0 / n, dtype=a.dtype)
 
 
 def matmul(a, b):
@@ -154,7 +160,7 @@ def concat(tensors, axis: int = 0):
         raise errors.ShapeError(f"{errors.where('concat', STATE.scope)}: needs at least one tensor")
     first = next((t for t in tensors if isinstance(t, Tensor)), None)
     if first is not None:
-        tensors = [lift(t, first) for t in tensors]
+        tensors = [lift(t, first, "concat") for t in tensors]
     return Concat.apply(axis, *tensors)
 
 
@@ -174,5 +180,6 @@ def stack(tensors, axis: int = 0):
     ax = axis % (len(shape) + 1)
     expanded = shape[:ax] + (1,) + shape[ax:]
     first = next((t for t in tensors if isinstance(t, Tensor)), None)
-    parts = [(lift(t, first) if first is not None else np.asarray(t)).reshape(expanded) for t in tensors]
+    parts = [(lift(t, first, "stack") if first is not None else np.asarray(t)) for t in tensors]
+    parts = [p.reshape(expanded) for p in parts]
     return Concat.apply(ax, *parts)

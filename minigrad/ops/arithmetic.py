@@ -1,7 +1,10 @@
 """Arithmetic: + - * / ** and negation. Broadcasting is undone by the engine, so each backward returns the
 gradient at the output's shape."""
 
+import numpy as np
+
 from minigrad.function import Function
+from minigrad.ops.elementwise import Log
 
 
 class Add(Function):
@@ -81,23 +84,34 @@ class Neg(Function):
 
 
 class Pow(Function):
-    """y = x ** p for a constant number p;  dx = g * p * x ** (p - 1)
+    """y = x ** p, p a number or a Tensor;  dx = g * p * x ** (p - 1), dp = g * y * log(x)
 
-    A Tensor exponent is composed from primitives instead: x ** p = exp(p * log(x)).
+    Where p == 0, dx is 0 (y is the constant 1; the formula would give 0 * inf at x = 0). Where x == 0
+    and p >= 0, dp is 0 (PyTorch's convention: y is 0 or 1 there whatever p does nearby); for x < 0,
+    log(x) makes dp NaN, as in PyTorch, while y and dx are NumPy's values.
     """
 
     op = "pow"
 
     @staticmethod
     def forward(ctx, x, p):
-        ctx.save_for_backward(x)
-        ctx.p = p
-        return x**p
+        y = x**p
+        ctx.save_for_backward(x, p, y) if ctx.needs_input_grad[1] else ctx.save_for_backward(x, p)
+        return y
 
     @staticmethod
     def backward(ctx, g):
-        (x,) = ctx.saved_tensors
-        p = ctx.p
-        if p == 0:  # x**0 is the constant 1; the formula below would give 0 * inf = NaN at x = 0
-            return g * 0, None
-        return g * p * x ** (p - 1), None
+        x, p, *y = ctx.saved_tensors  # y saved only when p needs a gradient
+        need_x, need_p = ctx.needs_input_grad
+        pa = np.asarray(p)
+        gx = gp = None
+        if need_x:
+            # p - 1 where p != 0 and p where p == 0 (x ** 0 is 1): finite at x = 0, and times p it is 0
+            gx = g * p * x ** (p - 1 + (pa == 0))
+        if need_p:
+            xa = np.asarray(x)
+            flat = (xa == 0) & (pa >= 0)
+            keep = (~flat).astype(xa.dtype)
+            # log of 1 where the gradient is 0 by convention, so no -inf meets the 0
+            gp = g * y[0] * Log.apply(x * keep + flat) * keep
+        return gx, gp

@@ -105,6 +105,7 @@ class Relu(Function):
     """y = max(x, 0);  dx = g where x > 0, else 0 (the derivative at exactly 0 is taken as 0)"""
 
     op = "relu"
+    _saves_constants = True  # the mask is constant where relu is differentiable
 
     @staticmethod
     def forward(ctx, x):

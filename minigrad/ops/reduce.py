@@ -45,6 +45,7 @@ class Max(Function):
     """
 
     op = "max"
+    _saves_constants = True  # the weights are constant where max is differentiable
 
     @staticmethod
     def forward(ctx, x, axis, keepdims):
