@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 import minigrad as mg
+from lstm import fused
 from lstm.convert import from_keras, to_keras
 from lstm.lstm_cell import (
     PEEPHOLES,
@@ -35,10 +36,10 @@ class LSTM(Module):
         bias, forget_bias, variant, dtype, truncated_gradient: as for `LSTMCell`, for every layer.
         rng: a ``np.random.Generator`` or a seed; layers draw from it in order.
         name: the scope the forward runs in.
-        fused: run each step as ONE op whose forward and backward are the hand-derived
-            `lstm.reference` step (`lstm.fused`): the same numbers, faster, one node per step (scope
-            ``lstm/l0/t3``). The attribute ``fused`` may be switched at any time, e.g. off to draw the
-            gates' primitive ops. Standard variant only.
+        fused: run each layer as ONE op over the whole sequence, forward and backpropagation through
+            time hand-derived (`lstm.fused`, `lstm.fused_kernel`): the same numbers, faster, one node
+            per layer (scope ``lstm/l0``). The attribute ``fused`` may be switched at any time, e.g. off
+            to draw the gates' primitive ops. Standard variant only.
 
     Parameters are attributes with ``torch.nn.LSTM``'s names and shapes: ``weight_ih_l{k}``
     (4H, I for k = 0, else 4H, H), ``weight_hh_l{k}`` (4H, H), ``bias_ih_l{k}``, ``bias_hh_l{k}``
@@ -119,7 +120,7 @@ class LSTM(Module):
         who = f"LSTM {self.name!r}"
         if return_gates and self.fused:
             raise ValueError(
-                f"{who}: return_gates needs the gates of the primitive-op graph, and a fused step is one "
+                f"{who}: return_gates needs the gates of the primitive-op graph, and a fused layer is one "
                 "op; set layer.fused = False to get them (same numbers)"
             )
         x = as_tensor(x, self.dtype, who, "x")
@@ -128,41 +129,59 @@ class LSTM(Module):
         if T == 0:
             raise ValueError(f"{who}: x has shape {x.shape} but needs at least one time step")
         h0, c0 = self._initial_state(state, B, who)
-        gates, h_n, c_n = [], [], []
         with mg.scope(self.name):
-            for k in range(self.num_layers):
-                cell = self.cell(k)
-                with mg.scope(f"l{k}"):
-                    # cut once per sequence, not per step (a fused step takes the Parameters whole)
-                    weights = None if self.fused else cell.gate_weights()
-                    if k == 0:
-                        # One split, not x[:, t] per step: each getitem's backward would build a
-                        # whole (B, T, I) array of zeros; the split's backward is one concat. Time
-                        # first, so that the pieces are (B, I) already and need no reshape each.
-                        with mg.scope("inputs"):
-                            x_tb = x.transpose(1, 0, 2).reshape(T * B, self.input_size)
-                            xs = x_tb.split(T, axis=0)
-                        for t, x_t in enumerate(xs):
-                            x_t.name = f"x_{t}"
-                    h, c = h0[k], c0[k]
-                    steps = []
-                    for t in range(T):
-                        with mg.scope(f"t{t}"):
-                            step = cell.step_unchecked(xs[t], h, c, weights)
-                        h, c = step.h, step.c
-                        h.name, c.name = f"h_{t}", f"c_{t}"  # x_t, h_{t-1}, c_{t-1} -> h_t, c_t
-                        steps.append(step)
-                xs = [s.h for s in steps]  # the next layer reads this list directly
-                gates.append(steps)
-                h_n.append(h)
-                c_n.append(c)
-            out = mg.stack(xs, axis=1) if self.return_sequences else xs[-1]
+            if self.fused:
+                out, h_n, c_n = self._fused_forward(x, h0, c0)
+            else:
+                out, h_n, c_n, gates = self._step_by_step(x, h0, c0)
             result = (out,)
             if self.return_state:
                 result += (mg.stack(h_n), mg.stack(c_n))
         if return_gates:
             result += (gates,)
         return result[0] if len(result) == 1 else result
+
+    def _fused_forward(self, x: Tensor, h0: list, c0: list):
+        """One `lstm.fused.LSTMLayerFunction` node per layer (scope ``<name>/l{k}``)."""
+        h_n, c_n = [], []
+        for k in range(self.num_layers):
+            with mg.scope(f"l{k}"):
+                x, h, c = fused.lstm_layer(x, h0[k], c0[k], *self._layer_parameters(k).values())
+            h_n.append(h)
+            c_n.append(c)
+        return (x if self.return_sequences else h_n[-1]), h_n, c_n
+
+    def _step_by_step(self, x: Tensor, h0: list, c0: list):
+        """The primitive-op graph: a scope per layer and time step, each gate inside it."""
+        B, T, _ = x.shape
+        gates, h_n, c_n = [], [], []
+        for k in range(self.num_layers):
+            cell = self.cell(k)
+            with mg.scope(f"l{k}"):
+                weights = cell.gate_weights()  # cut once per sequence, not per step
+                if k == 0:
+                    # One split, not x[:, t] per step: each getitem's backward would build a
+                    # whole (B, T, I) array of zeros; the split's backward is one concat. Time
+                    # first, so that the pieces are (B, I) already and need no reshape each.
+                    with mg.scope("inputs"):
+                        x_tb = x.transpose(1, 0, 2).reshape(T * B, self.input_size)
+                        xs = x_tb.split(T, axis=0)
+                    for t, x_t in enumerate(xs):
+                        x_t.name = f"x_{t}"
+                h, c = h0[k], c0[k]
+                steps = []
+                for t in range(T):
+                    with mg.scope(f"t{t}"):
+                        step = cell.step_unchecked(xs[t], h, c, weights)
+                    h, c = step.h, step.c
+                    h.name, c.name = f"h_{t}", f"c_{t}"  # x_t, h_{t-1}, c_{t-1} -> h_t, c_t
+                    steps.append(step)
+            xs = [s.h for s in steps]  # the next layer reads this list directly
+            gates.append(steps)
+            h_n.append(h)
+            c_n.append(c)
+        out = mg.stack(xs, axis=1) if self.return_sequences else xs[-1]
+        return out, h_n, c_n, gates
 
     def _initial_state(self, state, B: int, who: str):
         """(h0, c0) as sequences of L Tensors (B, H)."""

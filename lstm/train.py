@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 import minigrad as mg
+from lstm import allocator
 from lstm import tasks as task_lib
 from lstm.checkpoint import Checkpoint, CheckpointError, load_checkpoint, save_checkpoint
 from lstm.models import SequenceModel
@@ -289,6 +290,7 @@ class TrainResult:
         if not self.evals or not self.baseline:
             return None
         return self.task.beats(self.evals[-1], self.baseline)
+    faults: list = field(default_factory=list)  # minor page faults of each training step of this run
 
     def metrics(self) -> dict:
         last = self.evals[-1] if self.evals else {}
@@ -301,6 +303,8 @@ class TrainResult:
             **{k: v for k, v in last.items() if k not in ("step", "loss")},
             "sequences_seen": (self.history[-1]["step"] if self.history else 0) * self.config.batch,
             "train_seconds": round(self.seconds, 2),
+            # the median after the first 10 steps, in which the heap grows to the step's size
+            "page_faults_per_step": float(np.median(self.faults[10:])) if len(self.faults) > 10 else None,
             "seed": self.config.seed,
             "baseline": {"predictor": self.task.baseline_name, **self.baseline},
             "beat_baseline": self.beat_baseline(),
@@ -352,6 +356,7 @@ def train(config: TrainConfig, out_dir=None, checkpoint=None, resume: bool = Fal
     """
     from tqdm.auto import tqdm
 
+    allocator.keep_freed_memory()  # no page-faulting the graph's memory back in every step
     task = build_task(config)
     check_memory(config, task)
     rng = np.random.default_rng(config.seed)
@@ -419,6 +424,7 @@ def train(config: TrainConfig, out_dir=None, checkpoint=None, resume: bool = Fal
         for step in bar:
             rng_before = rng.bit_generator.state  # a save after a failed step can resume exactly
             batch = task.batch(config.batch, rng)
+            faults = allocator.minor_faults()
             optimizer.zero_grad()
             loss = train_step(model, task, batch, config.bptt)
             if not math.isfinite(loss):
@@ -429,6 +435,8 @@ def train(config: TrainConfig, out_dir=None, checkpoint=None, resume: bool = Fal
             done = step + 1
             rng_before = rng.bit_generator.state
             result.history.append({"step": done, "loss": loss})
+            if faults is not None:
+                result.faults.append(allocator.minor_faults() - faults)
             if done % 10 == 0 or done == config.steps:
                 bar.set_postfix(loss=f"{loss:.4f}")
             stop = False

@@ -1,14 +1,15 @@
-"""lstm.fused: one op per LSTM step whose forward and backward are the hand-derived reference step.
+"""lstm.fused and lstm.fused_kernel: a layer as one op (the fast kernel) and a step as one op (the
+hand-derived reference step).
 
 Checked against lstm.reference called directly, against central differences (mg.gradcheck), and against
-the primitive-op layer and cell (the same numbers to 1e-10 in float64); the graph it draws (one node per
-step, in the step's scope), float32, the `fused` switch, and its errors."""
+the primitive-op layer and cell (the same numbers to 1e-10 in float64); the graph they draw (one node per
+layer or step, in its scope), float32, the `fused` switch, and their errors."""
 
 import numpy as np
 import pytest
 
 import minigrad as mg
-from lstm import reference
+from lstm import fused_kernel, reference
 from lstm.fused import LSTMStepFunction
 from lstm.layer import LSTM
 from lstm.lstm_cell import LSTMCell
@@ -62,6 +63,42 @@ def test_the_op_is_the_reference_step_forward_and_backward():
     expected = [dx_ref, dh0_ref, dc0_ref, *(g_ref[n] for n in NAMES)]
     for a, e in zip(args, expected):
         np.testing.assert_allclose(a.grad.data, e, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("dtype, tol", [(np.float64, 1e-12), (np.float32, 2e-5)])
+@pytest.mark.parametrize("B, T, I, H", [(1, 1, 1, 1), (3, 6, 4, 5), (2, 9, 7, 3)])
+def test_the_kernel_is_the_reference_sequence_forward_and_backward(B, T, I, H, dtype, tol):
+    rng = np.random.default_rng(B * 100 + T)
+    p = params_of(rng, I, H, scale=1.0, dtype=dtype)
+    x, dout = (rng.normal(size=(B, T, n)).astype(dtype) for n in (I, H))
+    h0, c0, dh_T, dc_T = (rng.normal(size=(B, H)).astype(dtype) for _ in range(4))
+    out_ref, h_ref, c_ref, cache_ref = reference.lstm_forward(x, h0, c0, p)
+    dx_ref, dh0_ref, dc0_ref, g_ref = reference.lstm_backward(dout, cache_ref, dh_T, dc_T)
+
+    x_tb = np.ascontiguousarray(x.transpose(1, 0, 2))
+    hs, c_T, cache = fused_kernel.forward(x_tb, h0, c0, p["weight_ih"], p["weight_hh"],
+                                          p["bias_ih"] + p["bias_hh"])  # fmt: skip
+    dx, dh0, dc0, dw_ih, dw_hh, db = fused_kernel.backward(dout.transpose(1, 0, 2), dh_T, dc_T, cache)
+    got = {"out": hs.transpose(1, 0, 2), "h_T": hs[-1], "c_T": c_T, "dx": dx.transpose(1, 0, 2),
+           "dh0": dh0, "dc0": dc0, "weight_ih": dw_ih, "weight_hh": dw_hh, "bias": db}  # fmt: skip
+    want = {"out": out_ref, "h_T": h_ref, "c_T": c_ref, "dx": dx_ref, "dh0": dh0_ref, "dc0": dc0_ref,
+            "weight_ih": g_ref["weight_ih"], "weight_hh": g_ref["weight_hh"], "bias": g_ref["bias_ih"]}
+    for k, a in got.items():
+        assert a.dtype == dtype, k
+        np.testing.assert_allclose(a, want[k], rtol=tol, atol=tol, err_msg=k)
+
+
+def test_the_kernel_saturates_without_nan_or_warnings():
+    p = params_of(np.random.default_rng(3), 2, 2, scale=1e3)  # pre-activations far beyond exp's range
+    x = np.full((4, 1, 2), 10.0)
+    with np.errstate(all="raise"):
+        hs, c_T, cache = fused_kernel.forward(x, np.zeros((1, 2)), np.zeros((1, 2)), p["weight_ih"],
+                                              p["weight_hh"], p["bias_ih"])  # fmt: skip
+        grads = fused_kernel.backward(np.ones_like(hs), None, None, cache)
+    assert np.isfinite(hs).all() and all(np.isfinite(g).all() for g in grads)
+    h_ref = reference.lstm_forward(x.transpose(1, 0, 2), None, None,
+                                   {**p, "bias_hh": np.zeros_like(p["bias_hh"])})[0]  # fmt: skip
+    np.testing.assert_allclose(hs.transpose(1, 0, 2), h_ref, rtol=1e-12, atol=1e-300)
 
 
 def test_the_op_matches_central_differences():
@@ -188,7 +225,7 @@ def test_a_fused_cell_without_bias_uses_zero_biases():
 
 
 # -- the graph ---
-def test_each_step_is_one_node_in_the_steps_scope():
+def test_each_layer_is_one_node_in_the_layers_scope():
     layer = LSTM(3, 4, num_layers=2, return_sequences=True, rng=0, fused=True)
     out = layer(mg.tensor(np.ones((2, 5, 3)), requires_grad=True))
     nodes, stack, seen = [], [out.grad_fn], set()
@@ -198,13 +235,17 @@ def test_each_step_is_one_node_in_the_steps_scope():
             seen.add(id(node))
             nodes.append(node)
             stack.extend(a.grad_fn for a in node.inputs if isinstance(a, mg.Tensor) and a.grad_fn is not None)
-    steps = [n for n in nodes if n.op == "lstm_step"]
-    assert sorted(n.scope for n in steps) == sorted(f"lstm/l{k}/t{t}" for k in range(2) for t in range(5))
-    assert all(n.scope.count("/") <= 2 for n in nodes)  # nothing inside a step: no gate scopes
-    node = next(n for n in steps if n.scope == "lstm/l0/t3")
-    assert node.where == "lstm_step in lstm/l0/t3"
-    assert [a.name for a in node.inputs] == ["x_3", "h_2", "c_2", "weight_ih_l0", "weight_hh_l0",
-                                             "bias_ih_l0", "bias_hh_l0"]  # fmt: skip
+    assert sorted(n.scope for n in nodes) == ["lstm/l0", "lstm/l1"]
+    node = next(n for n in nodes if n.scope == "lstm/l1")
+    assert node.where == "lstm_layer in lstm/l1"
+    assert [a.name for a in node.inputs[3:]] == ["weight_ih_l1", "weight_hh_l1", "bias_ih_l1", "bias_hh_l1"]
+
+
+def test_a_fused_cell_step_is_one_node_in_its_scope():
+    cell = LSTMCell(3, 4, rng=0, fused=True)
+    with mg.scope("t3"):
+        h, _ = cell(np.ones((2, 3)))
+    assert h.grad_fn.where == "lstm_step in t3"
 
 
 # -- errors ---
@@ -225,25 +266,37 @@ def test_switching_fused_on_for_another_variant_fails_at_the_step():
 def test_return_gates_is_refused_by_a_fused_layer():
     layer = LSTM(3, 4, rng=0, fused=True)
     with pytest.raises(ValueError, match=r"LSTM 'lstm': return_gates needs the gates of the primitive-op "
-                                         r"graph, and a fused step is one op; set layer.fused = False"):
+                                         r"graph, and a fused layer is one op; set layer.fused = False"):
         layer(np.ones((1, 2, 3)), return_gates=True)
 
 
 def test_second_derivatives_through_the_fused_step_are_refused():
     layer = LSTM(3, 4, rng=0, fused=True)
     x = mg.tensor(np.ones((1, 2, 3)), requires_grad=True)
-    with pytest.raises(mg.OpTypeError, match=r"lstm_step in lstm/l0/t1: the fused LSTM step's backward is "
+    with pytest.raises(mg.OpTypeError, match=r"lstm_layer in lstm/l0: the fused LSTM's backward is "
                                              r"hand-derived NumPy, so it cannot be differentiated again"):
         mg.grad(layer(x).sum(), x, create_graph=True)
+    cell = LSTMCell(3, 4, rng=0, fused=True)
+    with pytest.raises(mg.OpTypeError, match=r"lstm_step: the fused LSTM's backward is hand-derived NumPy"):
+        mg.grad(cell(x[:, 0])[0].sum(), x, create_graph=True)
 
 
 def test_changing_a_weight_between_forward_and_backward_raises():
     layer = LSTM(3, 4, rng=0, fused=True)
     out = layer(np.ones((1, 2, 3)))
     layer.weight_hh_l0.data *= 2  # an optimizer step taken too early
-    with pytest.raises(mg.errors.GraphError, match=r"lstm_step in lstm/l0/t1: input 4 \('weight_hh_l0'\) was "
+    with pytest.raises(mg.errors.GraphError, match=r"lstm_layer in lstm/l0: input 4 \('weight_hh_l0'\) was "
                                             r"modified in place"):
         out.sum().backward()
+
+
+def test_changing_an_output_in_place_before_backward_raises():
+    layer = LSTM(3, 4, rng=0, fused=True, return_sequences=True)
+    out = layer(np.ones((1, 2, 3)))
+    out.data *= 2  # the output is a view of what the backward reads
+    loss = out.sum()
+    with pytest.raises(mg.errors.GraphError, match=r"lstm_layer in lstm/l0: output 0 .* modified in place"):
+        loss.backward()
 
 
 def test_repr_shows_fused():
