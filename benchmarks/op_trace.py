@@ -30,9 +30,9 @@ def trace_one_op() -> list[tuple[str, str, int]]:
 
     def tracer(frame, event, arg):
         code = frame.f_code
-        if event == "call" and code not in seen and code.co_filename.startswith(PACKAGE):
-            if code.co_name not in _INLINE:
-                seen[code] = None
+        inside = code.co_filename.startswith(PACKAGE) and code.co_name not in _INLINE
+        if event == "call" and inside and code not in seen:
+            seen[code] = None
         return None  # no line events: only calls are counted
 
     sys.settrace(tracer)

@@ -11,15 +11,6 @@ import numpy as np
 from minigrad import errors
 from minigrad.state import STATE
 
-# A global mutation clock: an in-place change stamps the Tensor with the next tick, and a node remembers the
-# tick at which it was recorded, so backward can tell cheaply whether anything it saved changed since.
-# Tensors that share memory (an op output that is a view of an input: reshape, transpose, basic indexing,
-# split, broadcast_to; and detach) share one version cell, ``_vcell``, a one-element list: a change through
-# any of them is stamped there, so a node that saved a view sees a change made through its base and vice
-# versa. A list, not a reference to the base Tensor, so that a view never keeps the base's graph alive.
-CLOCK = [0]
-
-_new = object.__new__
 _SCALARS = (int, float, np.integer, np.floating, np.bool_)  # bool is an int; complex is refused
 
 
@@ -93,20 +84,6 @@ class Tensor:
         self._version = 0
         self._vcell = None
 
-    @classmethod
-    def _wrap(cls, data: np.ndarray, ctx, requires_grad: bool, index: int) -> Tensor:
-        """Fast constructor for op outputs: no conversion, no copy."""
-        t = _new(cls)
-        t._data = data
-        t.grad = None
-        t.requires_grad = requires_grad
-        t.name = None
-        t._ctx = ctx
-        t._index = index
-        t._version = 0
-        t._vcell = None
-        return t
-
     # -- the array ---
     @property
     def data(self) -> np.ndarray:
@@ -119,19 +96,7 @@ class Tensor:
         if value is not self._data:  # replaced: Tensors that shared the old memory are not affected
             self._data = value if isinstance(value, np.ndarray) else np.asarray(value, self._data.dtype)
             self._vcell = None
-        self._mark_modified()
-
-    def _mark_modified(self) -> None:
-        CLOCK[0] += 1
-        self._version = CLOCK[0]
-        if self._vcell is not None:
-            self._vcell[0] = CLOCK[0]
-
-    def _share_version(self, view: Tensor) -> None:
-        """Make ``view`` (a Tensor whose array is a view of this one's) share this tensor's version."""
-        if self._vcell is None:
-            self._vcell = [self._version]
-        view._vcell = self._vcell
+        versions.mark_modified(self)
 
     shape = property(lambda self: self._data.shape)
     ndim = property(lambda self: self._data.ndim)
@@ -213,9 +178,9 @@ class Tensor:
 
     def detach(self) -> Tensor:
         """The same data (shared) as a new leaf that does not require grad: cuts the graph here."""
-        t = Tensor._wrap(self._data, None, False, 0)
+        t = fastpaths.wrap(self._data, None, False, 0)
         t.name = self.name
-        self._share_version(t)  # same memory: an in-place change through either is seen by both
+        versions.share_version(self, t)  # same memory: an in-place change through either is seen by both
         return t
 
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
@@ -353,7 +318,7 @@ class Tensor:
 
 def const(a) -> Tensor:
     """Wrap an array as a constant leaf (no copy, no grad)."""
-    return Tensor._wrap(a, None, False, 0)
+    return fastpaths.wrap(a, None, False, 0)
 
 
 def lift(x, like: Tensor, op: str = "") -> Tensor:
@@ -369,7 +334,7 @@ def lift(x, like: Tensor, op: str = "") -> Tensor:
         if dt.kind != "f":
             dt = np.result_type(dt, x)
         try:
-            return Tensor._wrap(np.asarray(x, dtype=dt), None, False, 0)
+            return fastpaths.wrap(np.asarray(x, dtype=dt), None, False, 0)
         except OverflowError:
             raise errors.OpError(
                 f"{errors.where(op or 'lift', STATE.scope)}: the number {x!r} does not fit the tensor's "
@@ -385,7 +350,7 @@ def lift(x, like: Tensor, op: str = "") -> Tensor:
             f"{errors.where(op or 'lift', STATE.scope)}: cannot combine a Tensor with {type(x).__name__} "
             f"data of dtype {a.dtype}; minigrad works on real numbers (floating point or integers)"
         )
-    return Tensor._wrap(a, None, False, 0)
+    return fastpaths.wrap(a, None, False, 0)
 
 
 def tensor(data, requires_grad: bool = False, name: str | None = None, dtype=None) -> Tensor:
@@ -393,4 +358,6 @@ def tensor(data, requires_grad: bool = False, name: str | None = None, dtype=Non
     return Tensor(data, requires_grad=requires_grad, name=name, dtype=dtype)
 
 
-from minigrad import ops as _ops  # noqa: E402  (ops need Tensor defined first)
+# These modules need Tensor defined first.
+from minigrad import fastpaths, versions  # noqa: E402
+from minigrad import ops as _ops  # noqa: E402
