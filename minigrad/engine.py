@@ -15,7 +15,7 @@ import numpy as np
 
 from minigrad import errors, fastpaths, gradients, graph, translate
 from minigrad.saved import Freed
-from minigrad.state import STATE, enable_grad, no_grad
+from minigrad.state import STATE
 from minigrad.tensor import Tensor, const
 
 
@@ -45,12 +45,10 @@ def sum_to(g, shape: tuple, node=None, k: int = 0):
 
 
 class Walk:
-    """One backward pass over arrays. `minigrad.walks` holds the walks with checks (create_graph, anomaly
-    mode) and the one of `mg.grad`, which stops at its inputs."""
+    """One backward pass over arrays; `minigrad.walks` extends it with checks and for `mg.grad`."""
 
     def __init__(self, create_graph: bool, retain_graph: bool):
-        self.create_graph = create_graph
-        self.retain_graph = retain_graph
+        self.create_graph, self.retain_graph = create_graph, retain_graph
         self.grads: dict = {}  # node (or (node, i) for multi-output nodes) -> gradient of that output
         self.leaves: dict = {}  # leaf Tensor -> gradient
         self.owned: set = set()  # keys whose gradient buffer this walk allocated (safe to add into)
@@ -68,27 +66,26 @@ class Walk:
                 gouts = self.grads.pop(node, None) if node._nout == 1 else self.gather(node)
                 gins = None if gouts is None else self.apply_node(node, gouts)
                 for k, (inp, need) in enumerate(zip(node.inputs, node.needs_input_grad)):
-                    if need:
-                        if gins is not None and gins[k] is not None:
-                            self.deliver(inp, gins[k], node, k)
-                        if inp._ctx is not None:
-                            counts[inp._ctx] -= 1
-                            if counts[inp._ctx] == 0:
-                                ready.append(inp._ctx)
+                    if need and gins is not None and gins[k] is not None:
+                        self.deliver(inp, gins[k], node, k)
+                    if need and inp._ctx is not None:
+                        counts[inp._ctx] -= 1
+                        if counts[inp._ctx] == 0:
+                            ready.append(inp._ctx)
         except Exception as e:  # the nodes run have freed their values: a retry must say why
             self.freed.failure = str(e) or type(e).__name__
             raise
 
     def deliver(self, t: Tensor, g, node=None, k: int = 0) -> None:
         """Add ``g``, the gradient ``node`` returned for its input ``k``, to what ``t`` already got."""
-        if node is not None and not fastpaths.plain_gradient(g, t._data):
-            g = self.check(node, k, t, g)
-        p = t._ctx
+        a, p = t._data, t._ctx
+        if node is not None and (type(g) is not np.ndarray or g.shape != a.shape or g.dtype is not a.dtype):
+            g = self.check(node, k, t, g)  # not yet an array of t's shape and dtype
         store, key = (self.leaves, t) if p is None else (self.grads, p if p._nout == 1 else (p, t._index))
-        if key not in store:
-            store[key] = g
-        else:
+        if key in store:
             fastpaths.add_into(store, key, g, self.owned)
+        else:
+            store[key] = g
 
     def apply_node(self, node, gouts) -> tuple:
         """Run ``node``'s backward on the gradients of its outputs; one gradient (or None) per input."""
@@ -97,14 +94,11 @@ class Walk:
         try:
             gins = type(node).backward(node, *gouts) if node._nout > 1 else type(node).backward(node, gouts)
         except Exception as e:
-            if (err := translate.backward_error(node, e, self.create_graph)) is e:
-                raise
-            raise err from e
+            raise translate.backward_error(node, e, self.create_graph) from e
         if not self.retain_graph and node._saved is not None:
             node._saved = self.freed
-        if type(gins) is tuple and len(gins) == len(node.inputs):
-            return gins
-        return gradients.per_input(node, gins)
+        one_each = type(gins) is tuple and len(gins) == len(node.inputs)
+        return gins if one_each else gradients.per_input(node, gins)
 
     def gather(self, node):
         """The gradients of a node with several outputs (zeros for those none arrived at), or None."""
@@ -152,8 +146,11 @@ def backward(t: Tensor, grad=None, retain_graph: bool = False, create_graph: boo
     seed = gradients.seed(t, grad, create_graph, "backward")
     kind = walks.CheckedWalk if create_graph or STATE.anomaly else Walk
     walk = kind(create_graph, retain_graph or create_graph)
-    with enable_grad() if create_graph else no_grad():  # a normal backward records nothing
+    prev, STATE.grad_enabled = STATE.grad_enabled, create_graph  # a normal backward records nothing
+    try:
         walk.run([t], [seed])
+    finally:
+        STATE.grad_enabled = prev
     walk.accumulate()
 
 

@@ -3,11 +3,10 @@
 They run for every op, so each saves a few hundred nanoseconds where the plain code costs as much as the
 arithmetic on a small array:
 
-- `wrap`: an op output made without ``Tensor.__init__`` (no conversion, no copy, no checks);
+- `wrap`: an op output made without ``Tensor.__init__`` (no conversion, no copy, no checks), setting
+  only the three attributes every Tensor has (the others keep their class defaults);
 - `outputs`: forward's result wrapped, with NumPy's 0-d quirk undone (a ufunc of a 0-d array returns a
   NumPy scalar, which the output holds as a new 0-d array);
-- `plain_gradient`: a gradient that already has its input's type, shape and dtype skips the engine's
-  `check`, which would return it unchanged;
 - `add_into`: gradients summed in place into buffers the walk allocated itself.
 """
 
@@ -24,53 +23,59 @@ from minigrad.tensor import Tensor
 _new = object.__new__
 
 
-def wrap(data: np.ndarray, ctx, requires_grad: bool, index: int) -> Tensor:
-    """A Tensor holding ``data`` itself, made by ``ctx`` (None for a leaf); what ``Tensor(data)`` would
-    give for a floating array, without the conversion and the copy."""
+def wrap(data: np.ndarray, ctx, requires_grad: bool) -> Tensor:
+    """``Tensor(data)`` made by ``ctx`` (None for a leaf), without __init__'s conversion and copy."""
     t = _new(Tensor)
-    t._data = data
-    t.grad = None
-    t.requires_grad = requires_grad
-    t.name = None
-    t._ctx = ctx
-    t._index = index
-    t._version = 0
-    t._vcell = None
+    t._data, t.requires_grad, t._ctx = data, requires_grad, ctx
     return t
 
 
 def outputs(ctx, y, args):
-    """Forward's result ``y`` as a Tensor (a tuple of them for several outputs), ``ctx`` recorded in it
-    if an input needs grad; views of an input share its version, and anomaly mode checks them."""
-    record = True in ctx.needs_input_grad
-    node = ctx if record else None
+    """Forward's result ``y`` as a Tensor made by ``ctx`` (recorded if an input needs grad)."""
     if type(y) is tuple:
-        outs = tuple(wrap(np.asarray(v), node, record, i) for i, v in enumerate(y))
-        if record:
-            ctx._nout = len(outs)
-            ctx._out_meta = [(o._data.shape, o._data.dtype) for o in outs]
-        versions.share_versions(outs, args)
-    else:
-        outs = (wrap(y if type(y) is np.ndarray else np.asarray(y), node, record, 0),)
-        if outs[0]._data.base is not None:
-            versions.share_versions(outs, args)
-    saved = ctx._saved
-    if record and saved:
-        if type(y) is not tuple and outs[0]._data is not y and any(a is y for a in saved):
-            # the output holds a 0-d array, not the NumPy scalar forward saved: save that array instead,
-            # so that create_graph finds the output behind it
-            saved = ctx._saved = tuple(outs[0]._data if a is y else a for a in saved)
-        if any(a is o._data for o in outs for a in saved):  # identity: == compares element by element
-            ctx._outputs = tuple(weakref.ref(o) for o in outs)
+        return _several(ctx, y, args)
+    record = True in ctx.needs_input_grad
+    out = wrap(y if type(y) is np.ndarray else np.asarray(y), ctx if record else None, record)
+    if out._data.base is not None:  # a view of an input shares its version
+        versions.share_versions((out,), args)
+    if record and ctx._saved and any(a is y for a in ctx._saved):
+        _saved_output(ctx, y, out)
+    if STATE.anomaly:
+        anomaly.forward(ctx, (out,), args)
+    return out
+
+
+def _several(ctx, ys: tuple, args) -> tuple:
+    """`outputs` for a forward that returned a tuple: a tuple of Tensors."""
+    record = True in ctx.needs_input_grad
+    outs = tuple(wrap(np.asarray(v), ctx if record else None, record) for v in ys)
+    for i, o in enumerate(outs):
+        o._index = i
+    if record:
+        ctx._nout = len(outs)
+        ctx._out_meta = [(o._data.shape, o._data.dtype) for o in outs]
+        if ctx._saved:
+            _note_saved_outputs(ctx, outs)
+    versions.share_versions(outs, args)
     if STATE.anomaly:
         anomaly.forward(ctx, outs, args)
-    return outs if type(y) is tuple else outs[0]
+    return outs
 
 
-def plain_gradient(g, a: np.ndarray) -> bool:
-    """Whether ``g`` is already an array of ``a``'s shape and dtype (the engine's `check` would return it
-    unchanged)."""
-    return type(g) is np.ndarray and g.shape == a.shape and g.dtype is a.dtype
+def _saved_output(ctx, y, out: Tensor) -> None:
+    """Forward saved its output ``y``: keep a weak reference to the output (the in-place check and
+    create_graph look for it), and if ``y`` was a NumPy scalar (what a ufunc of a 0-d array returns, which
+    the output holds as a new 0-d array), save that array instead, so that create_graph finds the output."""
+    if out._data is not y:
+        ctx._saved = tuple(out._data if a is y else a for a in ctx._saved)
+    ctx._outputs = (weakref.ref(out),)
+
+
+def _note_saved_outputs(ctx, outs: tuple) -> None:
+    """Keep weak references to the outputs if forward saved one of them (the in-place check and
+    create_graph look for them)."""
+    if any(a is o._data for o in outs for a in ctx._saved):  # identity: == compares element by element
+        ctx._outputs = tuple(weakref.ref(o) for o in outs)
 
 
 def add_into(store: dict, key, g, owned: set) -> None:

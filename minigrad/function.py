@@ -101,33 +101,24 @@ class Function:
     @classmethod
     def apply(cls, *args):
         """Run ``forward`` on the arrays of ``args`` and, if any input requires grad, record a node."""
-        ctx, arrays = new_node(cls, args, STATE.grad_enabled, STATE.scope)
+        ctx, arrays, tensors = new_node(cls, args, STATE.grad_enabled, STATE.scope)
         try:
             y = cls.forward(ctx, *arrays)
-        except errors.MinigradError:
-            raise
         except Exception as e:
             raise translate.forward_error(ctx, args, e) from e
-        if ctx.needs_input_grad.count(None) == len(args):
-            return y  # no Tensor among the arguments: a plain computation on arrays
-        return fastpaths.outputs(ctx, y, args)
+        return fastpaths.outputs(ctx, y, args) if tensors else y  # no Tensor argument: arrays out
 
 
 def new_node(cls, args: tuple, grad_on: bool, scope: str) -> tuple:
-    """A node of ``cls`` over ``args``, and the arrays its forward takes: the one place nodes are made."""
+    """The one place nodes are made: a node of ``cls`` over ``args``, its forward's arrays, any Tensor?"""
     ctx = _new(cls)
     ctx.inputs = args
     ctx.scope = scope
     ctx._clock = CLOCK[0]
-    # True/False for each Tensor argument (all False under no_grad), None for anything else. Set before
-    # forward, as in PyTorch, so that forward can skip saving what no gradient will need.
-    needs, arrays = [], []  # one loop rather than two comprehensions: faster, and this runs for every op
+    needs, arrays = [], []  # one loop, not two comprehensions: faster, and it runs for every op
     for a in args:
-        if isinstance(a, Tensor):
-            needs.append(a.requires_grad and grad_on)
-            arrays.append(a._data)
-        else:
-            needs.append(None)
-            arrays.append(a)
+        tensor = isinstance(a, Tensor)
+        needs.append((a.requires_grad and grad_on) if tensor else None)  # set before forward, as in PyTorch
+        arrays.append(a._data if tensor else a)
     ctx.needs_input_grad = needs
-    return ctx, arrays
+    return ctx, arrays, needs.count(None) < len(needs)

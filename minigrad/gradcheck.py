@@ -303,7 +303,7 @@ def gradcheck(
     for k in checked:
         # C order, so that reshape(-1) below is a view that the probes can change (a transposed input's
         # copy would otherwise keep its Fortran order and reshape(-1) would copy)
-        copies[k] = fastpaths.wrap(np.array(args[k]._data, dtype=np.float64, order="C"), None, True, 0)
+        copies[k] = fastpaths.wrap(np.array(args[k]._data, dtype=np.float64, order="C"), None, True)
     low = [False]
 
     def loss() -> float:
@@ -444,7 +444,7 @@ def _fresh_ctx(node, arrays: list):
     wrapped = []
     for a, arr in zip(node.inputs, arrays):
         if isinstance(a, Tensor):
-            t = fastpaths.wrap(arr, None, a.requires_grad, 0)
+            t = fastpaths.wrap(arr, None, a.requires_grad)
             t.name = a.name
             wrapped.append(t)
         else:

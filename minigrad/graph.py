@@ -37,14 +37,9 @@ def forward_order(roots) -> list:
 
 
 def consumer_counts(roots) -> dict:
-    """For every node reachable from the Tensors ``roots``: how many times an input of a reachable node
-    needing a gradient was made by it. The backward walk runs a node once that many gradients arrived."""
-    counts: dict = {}
-    stack = []
-    for r in roots:
-        if r._ctx is not None and r._ctx not in counts:
-            counts[r._ctx] = 0
-            stack.append(r._ctx)
+    """For each node reachable from the Tensors ``roots``, the number of gradients it will receive."""
+    counts = {r._ctx: 0 for r in roots if r._ctx is not None}
+    stack = list(counts)
     while stack:
         for inp, need in zip((node := stack.pop()).inputs, node.needs_input_grad):
             if need and (child := inp._ctx) is not None:

@@ -62,9 +62,14 @@ class Tensor:
     (gradients accumulate across backward calls, as in PyTorch; zero them with ``t.grad = None``).
     """
 
-    __slots__ = (
-        "_data", "grad", "requires_grad", "name", "_ctx", "_index", "_version", "_vcell", "__weakref__",
-    )  # fmt: skip
+    # Every Tensor has its array, whether it requires grad and the node that made it (None for a leaf);
+    # the rest is set only where it differs from these defaults (most op outputs never get a name).
+    __slots__ = ("_data", "requires_grad", "_ctx", "__dict__", "__weakref__")
+    grad = None
+    name = None
+    _index = 0  # which output of its node (ops with several outputs: split)
+    _version = 0  # the in-place check's stamps, see minigrad.versions
+    _vcell = None
     __array_ufunc__ = None  # ndarray <op> Tensor defers to Tensor's reflected operators
     __array_priority__ = 1000
 
@@ -76,13 +81,10 @@ class Tensor:
                 "leave out dtype= (integers become floating point) or pass a floating dtype"
             )
         self._data = a
-        self.grad = None
         self.requires_grad = bool(requires_grad)
-        self.name = name
         self._ctx = None
-        self._index = 0
-        self._version = 0
-        self._vcell = None
+        if name is not None:
+            self.name = name
 
     # -- the array ---
     @property
@@ -162,9 +164,7 @@ class Tensor:
 
     def backward(self, grad=None, retain_graph: bool = False, create_graph: bool = False) -> None:
         """Accumulate d(self)/d(leaf) into the ``grad`` of every leaf that requires grad."""
-        from minigrad.engine import backward
-
-        backward(self, grad, retain_graph=retain_graph, create_graph=create_graph)
+        _engine.backward(self, grad, retain_graph, create_graph)
 
     def retain_grad(self) -> Tensor:
         """Keep the gradient of this non-leaf tensor in ``.grad`` after backward."""
@@ -178,7 +178,7 @@ class Tensor:
 
     def detach(self) -> Tensor:
         """The same data (shared) as a new leaf that does not require grad: cuts the graph here."""
-        t = fastpaths.wrap(self._data, None, False, 0)
+        t = fastpaths.wrap(self._data, None, False)
         t.name = self.name
         versions.share_version(self, t)  # same memory: an in-place change through either is seen by both
         return t
@@ -318,23 +318,24 @@ class Tensor:
 
 def const(a) -> Tensor:
     """Wrap an array as a constant leaf (no copy, no grad)."""
-    return fastpaths.wrap(a, None, False, 0)
+    return fastpaths.wrap(a, None, False)
 
 
 def lift(x, like: Tensor, op: str = "") -> Tensor:
-    """Make an operand of ``op`` a Tensor, promoting as NumPy does but keeping float32 float32.
+    """Make an operand of ``op`` a Tensor, promoting as NumPy does but keeping float32 float32."""
+    return x if isinstance(x, Tensor) else _constant_operand(x, like, op)
 
-    A number or an integer array takes a floating ``like``'s dtype. With an integer ``like``, NumPy's
-    promotion decides (int64 + 0.5 is float64); nothing is ever truncated to fit an integer dtype.
-    """
-    if isinstance(x, Tensor):
-        return x
+
+def _constant_operand(x, like: Tensor, op: str) -> Tensor:
+    """A number or an array operand as a constant Tensor: a number or an integer array takes a floating
+    ``like``'s dtype. With an integer ``like``, NumPy's promotion decides (int64 + 0.5 is float64);
+    nothing is ever truncated to fit an integer dtype."""
     dt = like._data.dtype
     if isinstance(x, _SCALARS):
         if dt.kind != "f":
             dt = np.result_type(dt, x)
         try:
-            return fastpaths.wrap(np.asarray(x, dtype=dt), None, False, 0)
+            return fastpaths.wrap(np.asarray(x, dtype=dt), None, False)
         except OverflowError:
             raise errors.OpError(
                 f"{errors.where(op or 'lift', STATE.scope)}: the number {x!r} does not fit the tensor's "
@@ -350,7 +351,7 @@ def lift(x, like: Tensor, op: str = "") -> Tensor:
             f"{errors.where(op or 'lift', STATE.scope)}: cannot combine a Tensor with {type(x).__name__} "
             f"data of dtype {a.dtype}; minigrad works on real numbers (floating point or integers)"
         )
-    return fastpaths.wrap(a, None, False, 0)
+    return fastpaths.wrap(a, None, False)
 
 
 def tensor(data, requires_grad: bool = False, name: str | None = None, dtype=None) -> Tensor:
@@ -359,5 +360,6 @@ def tensor(data, requires_grad: bool = False, name: str | None = None, dtype=Non
 
 
 # These modules need Tensor defined first.
+from minigrad import engine as _engine  # noqa: E402
 from minigrad import fastpaths, versions  # noqa: E402
 from minigrad import ops as _ops  # noqa: E402

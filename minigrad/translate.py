@@ -36,18 +36,21 @@ def describe_inputs(args) -> str:
 
 
 def forward_error(ctx, args, e: Exception) -> Exception:
-    """The minigrad error for an exception raised by ``ctx``'s forward."""
+    """The minigrad error for an exception raised by ``ctx``'s forward (a minigrad error is raised again
+    unchanged)."""
+    if isinstance(e, errors.MinigradError):
+        raise e
     msg = str(e).strip() or type(e).__name__
     cls = next(new for old, new in _ERRORS if isinstance(e, old))
     return cls(f"{ctx.where}: {msg} (inputs: {describe_inputs(args)})")
 
 
 def backward_error(node, e: Exception, create_graph: bool) -> Exception:
-    """The exception to raise for ``e``, raised by ``node``'s backward: a minigrad error naming the op for
-    what NumPy raised (a shape mismatch in a user's Function, a FloatingPointError under
-    ``np.seterr(all="raise")``), ``e`` itself for anything else."""
+    """The minigrad error naming the op for what NumPy raised in ``node``'s backward (a shape mismatch in
+    a user's Function, a FloatingPointError under ``np.seterr(all="raise")``); anything else, such as an
+    exercise's NotImplementedError or a minigrad error, is raised again unchanged."""
     if isinstance(e, errors.MinigradError) or not isinstance(e, NUMPY_ERRORS):
-        return e
+        raise e
     if create_graph and isinstance(e, TypeError):
         return errors.OpTypeError(
             f"{node.where}.backward failed with create_graph=True ({e}); with create_graph its "

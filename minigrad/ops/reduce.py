@@ -29,7 +29,7 @@ class Sum(Function):
     def forward(ctx, x, axis, keepdims):
         y = x.sum(axis=axis, keepdims=keepdims)
         ctx.shape = x.shape
-        ctx.kept = _kept_shape(x.shape, axis)
+        ctx.kept = (1,) * x.ndim if axis is None else _kept_shape(x.shape, axis)
         return y
 
     @staticmethod
