@@ -49,9 +49,9 @@ class Walk:
 
     def __init__(self, create_graph: bool, retain_graph: bool):
         self.create_graph, self.retain_graph = create_graph, retain_graph
-        self.grads: dict = {}  # node (or (node, i) for multi-output nodes) -> gradient of that output
-        self.leaves: dict = {}  # leaf Tensor -> gradient
-        self.owned: set = set()  # keys whose gradient buffer this walk allocated (safe to add into)
+        # Gradients waiting: at a node's output (key: the node, or (node, i) if it has several) or at a
+        # leaf Tensor; and the keys whose buffer this walk allocated itself (safe to add into in place).
+        self.grads, self.leaves, self.owned = {}, {}, set()
         self.freed = Freed()  # what the nodes this walk frees hold instead of their saved values
 
     def run(self, roots, seeds) -> None:
@@ -60,6 +60,7 @@ class Walk:
         for r, s in zip(roots, seeds):
             self.deliver(r, s)
         ready = [n for n in reversed(list(dict.fromkeys(r._ctx for r in roots))) if counts.get(n) == 0]
+        prev, STATE.grad_enabled = STATE.grad_enabled, self.create_graph  # a normal backward records nothing
         try:
             while ready:
                 node = ready.pop()
@@ -75,6 +76,8 @@ class Walk:
         except Exception as e:  # the nodes run have freed their values: a retry must say why
             self.freed.failure = str(e) or type(e).__name__
             raise
+        finally:
+            STATE.grad_enabled = prev
 
     def deliver(self, t: Tensor, g, node=None, k: int = 0) -> None:
         """Add ``g``, the gradient ``node`` returned for its input ``k``, to what ``t`` already got."""
@@ -143,14 +146,9 @@ _GRAD_LOCK = threading.Lock()
 
 def backward(t: Tensor, grad=None, retain_graph: bool = False, create_graph: bool = False) -> None:
     """Accumulate d(t)/d(leaf), times ``grad``, into every leaf's ``.grad``. See `Tensor.backward`."""
-    seed = gradients.seed(t, grad, create_graph, "backward")
     kind = walks.CheckedWalk if create_graph or STATE.anomaly else Walk
     walk = kind(create_graph, retain_graph or create_graph)
-    prev, STATE.grad_enabled = STATE.grad_enabled, create_graph  # a normal backward records nothing
-    try:
-        walk.run([t], [seed])
-    finally:
-        STATE.grad_enabled = prev
+    walk.run([t], [gradients.seed(t, grad, create_graph, "backward")])
     walk.accumulate()
 
 

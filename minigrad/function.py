@@ -81,9 +81,8 @@ class Function:
     @property
     def saved_tensors(self) -> tuple:
         """What forward saved, after the checks of `minigrad.saved` when anything could have changed."""
-        if self._clock == CLOCK[0] and type(self._saved) is tuple and not self._graph_mode:
-            return self._saved if self._checksums is None else saved.checked(self)
-        return saved.checked(self)
+        fresh = self._clock == CLOCK[0] and not (self._graph_mode or self._checksums)
+        return self._saved if fresh and type(self._saved) is tuple else saved.checked(self)
 
     @property
     def where(self) -> str:
@@ -112,9 +111,7 @@ class Function:
 def new_node(cls, args: tuple, grad_on: bool, scope: str) -> tuple:
     """The one place nodes are made: a node of ``cls`` over ``args``, its forward's arrays, any Tensor?"""
     ctx = _new(cls)
-    ctx.inputs = args
-    ctx.scope = scope
-    ctx._clock = CLOCK[0]
+    ctx.inputs, ctx.scope, ctx._clock = args, scope, CLOCK[0]
     needs, arrays = [], []  # one loop, not two comprehensions: faster, and it runs for every op
     for a in args:
         tensor = isinstance(a, Tensor)

@@ -16,7 +16,7 @@ from minigrad.translate import real_array
 
 def seed(t: Tensor, grad, create_graph: bool, who: str):
     """The gradient of ``t`` a backward (``who``) starts from: ``grad``, checked against ``t``, or ones."""
-    if not isinstance(t, Tensor) or not t.requires_grad or (grad is None and t.size != 1):
+    if not isinstance(t, Tensor) or not t.requires_grad or (grad is None and t._data.size != 1):
         raise _seed_error(t, who)
     g = np.ones_like(t._data) if grad is None else _given(t, grad, create_graph, who)
     return const(g) if create_graph and not isinstance(g, Tensor) else g

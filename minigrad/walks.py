@@ -13,7 +13,7 @@ import numpy as np
 
 from minigrad import anomaly, errors, gradients, graph
 from minigrad.engine import Walk, sum_to
-from minigrad.state import STATE, enable_grad, no_grad
+from minigrad.state import STATE
 from minigrad.tensor import Tensor, const
 from minigrad.translate import real_array
 
@@ -139,8 +139,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph: bo
     keys = [(t._ctx, t._index) if t._ctx is not None else (t, 0) for t in inputs]
     retain = create_graph if retain_graph is None else retain_graph
     walk = GradWalk(create_graph, retain, {key: k for k, key in enumerate(keys)})
-    with enable_grad() if create_graph else no_grad():  # a normal backward records nothing
-        walk.run(roots, seeds)
+    walk.run(roots, seeds)
     results = []
     for k, (t, key) in enumerate(zip(inputs, keys)):
         g = walk.leaves.get(t) if t._ctx is None else walk.found.get(key)
