@@ -133,15 +133,15 @@ class Walk:
 
     def accumulate(self) -> None:
         """Add the gradients found for the leaves into their ``.grad``."""
-        with _GRAD_LOCK:
+        with GRAD_LOCK:
             for leaf, g in self.leaves.items():
                 if leaf.requires_grad:
-                    leaf.grad = gradients.added(leaf.grad, g, self.create_graph, leaf in self.owned)
+                    leaf.grad = gradients.added(leaf.grad, g, leaf in self.owned)
 
 
 # One lock for every leaf's `.grad`: backward calls in several threads that share a parameter must not
 # interleave the read, the add and the write of `.grad` (updates would be lost).
-_GRAD_LOCK = threading.Lock()
+GRAD_LOCK = threading.Lock()
 
 
 def backward(t: Tensor, grad=None, retain_graph: bool = False, create_graph: bool = False) -> None:

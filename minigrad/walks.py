@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from minigrad import anomaly, errors, gradients, graph
+from minigrad import anomaly, engine, errors, gradients, graph
 from minigrad.engine import Walk, sum_to
 from minigrad.state import STATE
 from minigrad.tensor import Tensor, const
@@ -57,6 +57,15 @@ class CheckedWalk(Walk):
         if STATE.anomaly:
             anomaly.check_finite(g, node, f"the gradient it returned for input {k}", node.inputs)
         return g
+
+
+    def accumulate(self) -> None:
+        if not self.create_graph:
+            return super().accumulate()
+        with engine.GRAD_LOCK:
+            for leaf, g in self.leaves.items():
+                if leaf.requires_grad:
+                    leaf.grad = g if leaf.grad is None else leaf.grad + g
 
 
 class GradWalk(CheckedWalk):
