@@ -153,3 +153,5 @@ def backward(t: Tensor, grad=None, retain_graph: bool = False, create_graph: boo
 
 
 from minigrad import walks  # noqa: E402 (the walks with checks extend Walk)
+
+grad = walks.grad  # importable here since v1

@@ -38,8 +38,11 @@ def outputs(ctx, y, args):
     out = wrap(y if type(y) is np.ndarray else np.asarray(y), ctx if record else None, record)
     if out._data.base is not None:  # a view of an input shares its version
         versions.share_versions((out,), args)
-    if record and ctx._saved and any(a is y for a in ctx._saved):
-        _saved_output(ctx, y, out)
+    if record and ctx._saved:
+        for a in ctx._saved:
+            if a is y:  # forward saved its output (identity: `in` would compare arrays with ==)
+                _saved_output(ctx, y, out)
+                break
     if STATE.anomaly:
         anomaly.forward(ctx, (out,), args)
     return out

@@ -109,7 +109,8 @@ class Function:
 
 
 def new_node(cls, args: tuple, grad_on: bool, scope: str) -> tuple:
-    """The one place nodes are made: a node of ``cls`` over ``args``, its forward's arrays, any Tensor?"""
+    """Make a node of ``cls`` over ``args`` (the one place nodes are made); return it, the arrays its
+    forward takes, and whether any argument is a Tensor."""
     ctx = _new(cls)
     ctx.inputs, ctx.scope, ctx._clock = args, scope, CLOCK[0]
     needs, arrays = [], []  # one loop, not two comprehensions: faster, and it runs for every op

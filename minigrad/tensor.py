@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from minigrad import errors
-from minigrad.state import STATE
+from minigrad.state import CLOCK, STATE  # noqa: F401 (CLOCK importable here since v1)
 
 _SCALARS = (int, float, np.integer, np.floating, np.bool_)  # bool is an int; complex is refused
 

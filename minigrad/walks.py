@@ -58,7 +58,6 @@ class CheckedWalk(Walk):
             anomaly.check_finite(g, node, f"the gradient it returned for input {k}", node.inputs)
         return g
 
-
     def accumulate(self) -> None:
         if not self.create_graph:
             return super().accumulate()
