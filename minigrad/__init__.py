@@ -13,7 +13,7 @@ from minigrad.tensor import Tensor, tensor
 # isort: split
 
 from minigrad import errors, functional, nn, optim, viz
-from minigrad.engine import backward, grad, sum_to
+from minigrad.engine import backward, sum_to
 from minigrad.errors import (
     AnomalyError,
     FileError,
@@ -49,6 +49,7 @@ from minigrad.state import (
     scope,
     set_default_dtype,
 )
+from minigrad.walks import grad
 
 __version__ = "0.1.0"
 

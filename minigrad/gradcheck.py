@@ -25,13 +25,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from minigrad import errors, numeric
-from minigrad.engine import grad as engine_grad
+from minigrad import errors, fastpaths, graph, numeric
 from minigrad.engine import sum_to
+from minigrad.function import new_node
 from minigrad.numeric import OK, SKIPPED, WARN_FACTOR, WARNING, WRONG  # noqa: F401 (importable here since v1)
 from minigrad.ops import Max, Relu
 from minigrad.state import enable_grad, no_grad
-from minigrad.tensor import CLOCK, Tensor
+from minigrad.tensor import Tensor
+from minigrad.walks import grad as engine_grad
 
 
 def _legend(eps: float, atol: float, rtol: float) -> list[str]:
@@ -95,38 +96,6 @@ def _entries(count: int) -> str:
 def _warn_kinks(who: str, texts: list[str], extra: str) -> None:
     shown = "; ".join(texts[:5]) + (f"; and {len(texts) - 5} more" if len(texts) > 5 else "")
     warnings.warn(f"{who}: non-differentiable point: {shown}. {extra}", UserWarning, stacklevel=3)
-
-
-# -- the graph ---
-
-
-def _producers(node) -> list:
-    return [a._ctx for a in node.inputs if isinstance(a, Tensor) and a._ctx is not None]
-
-
-def _forward_order(roots: list) -> list:
-    """Every node reachable from ``roots``, each after the nodes that produced its inputs.
-
-    Iterative depth-first post-order (no recursion: a graph may be 100,000 nodes deep), visiting inputs in
-    argument order, so the order is the same on every run.
-    """
-    order, seen = [], set()
-    for start in roots:
-        if start in seen:
-            continue
-        seen.add(start)
-        stack = [(start, iter(_producers(start)))]
-        while stack:
-            node, pending = stack[-1]
-            for child in pending:
-                if child not in seen:
-                    seen.add(child)
-                    stack.append((child, iter(_producers(child))))
-                    break
-            else:
-                stack.pop()
-                order.append(node)
-    return order
 
 
 # -- rows and tables ---
@@ -317,7 +286,7 @@ def gradcheck(
     diff_outs = [(o, r) for o, r in zip(outs, rs) if o.requires_grad]
     kink_texts = [
         k[1]
-        for node in _forward_order([o._ctx for o, _ in diff_outs if o._ctx is not None])
+        for node in graph.forward_order([o._ctx for o, _ in diff_outs if o._ctx is not None])
         if (k := _kink(node, eps)) is not None
     ]
     if diff_outs:
@@ -334,7 +303,7 @@ def gradcheck(
     for k in checked:
         # C order, so that reshape(-1) below is a view that the probes can change (a transposed input's
         # copy would otherwise keep its Fortran order and reshape(-1) would copy)
-        copies[k] = Tensor._wrap(np.array(args[k]._data, dtype=np.float64, order="C"), None, True, 0)
+        copies[k] = fastpaths.wrap(np.array(args[k]._data, dtype=np.float64, order="C"), None, True)
     low = [False]
 
     def loss() -> float:
@@ -472,20 +441,15 @@ def _first_low_precision(node) -> str | None:
 
 def _fresh_ctx(node, arrays: list):
     """A new node of the same Function, as ``apply`` would make it, over the given arrays."""
-    ctx = object.__new__(type(node))
     wrapped = []
     for a, arr in zip(node.inputs, arrays):
         if isinstance(a, Tensor):
-            t = Tensor._wrap(arr, None, a.requires_grad, 0)
+            t = fastpaths.wrap(arr, None, a.requires_grad)
             t.name = a.name
             wrapped.append(t)
         else:
             wrapped.append(a)
-    ctx.inputs = tuple(wrapped)
-    ctx.scope = node.scope
-    ctx.needs_input_grad = list(node.needs_input_grad)
-    ctx._clock = CLOCK[0]
-    return ctx
+    return new_node(type(node), tuple(wrapped), True, node.scope)[0]
 
 
 def _run_forward(node, arrays: list) -> tuple:
@@ -642,7 +606,7 @@ def check_graph(
     if not isinstance(max_probes, (int, np.integer)) or isinstance(max_probes, bool) or max_probes < 1:
         raise errors.ArgumentError(f"check_graph: max_probes must be at least 1, got {max_probes!r}")
     opts = {"eps": eps, "atol": atol, "rtol": rtol, "max_probes": int(max_probes), "seed": seed}
-    order = _forward_order(nodes)
+    order = graph.forward_order(nodes)
     rows, kinks, notes = [], [], []
     low = None
     with no_grad(), np.errstate(all="ignore"):

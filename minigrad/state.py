@@ -1,9 +1,18 @@
-"""The only global state minigrad has, each switched on deliberately and kept per thread.
+"""All of minigrad's global state, in one place.
+
+Per thread (`STATE`, each switched on deliberately by the user):
 
 - grad mode (`no_grad`, `enable_grad`): whether ops record the graph;
 - the scope path (`scope`): a name such as ``lstm/t3/forget_gate`` stamped on every op created inside it;
 - anomaly mode (`detect_anomaly`): check every forward output and backward gradient for NaN/inf;
 - the default floating dtype (`set_default_dtype`) given to integer and Python-number data.
+
+Process-wide (shared by every thread, never switched by the user):
+
+- `CLOCK`, the mutation clock of the in-place checks (see `minigrad.versions`): one counter for all
+  threads, since a Tensor made in one thread may be changed in another;
+- `CONSTANTS`, a cache of Python numbers as 0-d arrays of a dtype (see `minigrad.ops.elementwise`): it only
+  ever grows by a handful of entries, and every thread may share them because nothing writes into them.
 """
 
 from __future__ import annotations
@@ -25,6 +34,12 @@ class _State(threading.local):
 
 
 STATE = _State()
+
+# A global mutation clock: an in-place change stamps the Tensor with the next tick, and a node remembers the
+# tick at which it was recorded, so backward can tell cheaply whether anything it saved changed since.
+CLOCK = [0]
+
+CONSTANTS: dict = {}  # (number, dtype) -> that number as a 0-d array of that dtype, made once
 
 
 class _Restores:

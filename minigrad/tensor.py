@@ -9,17 +9,8 @@ from __future__ import annotations
 import numpy as np
 
 from minigrad import errors
-from minigrad.state import STATE
+from minigrad.state import CLOCK, STATE  # noqa: F401 (CLOCK importable here since v1)
 
-# A global mutation clock: an in-place change stamps the Tensor with the next tick, and a node remembers the
-# tick at which it was recorded, so backward can tell cheaply whether anything it saved changed since.
-# Tensors that share memory (an op output that is a view of an input: reshape, transpose, basic indexing,
-# split, broadcast_to; and detach) share one version cell, ``_vcell``, a one-element list: a change through
-# any of them is stamped there, so a node that saved a view sees a change made through its base and vice
-# versa. A list, not a reference to the base Tensor, so that a view never keeps the base's graph alive.
-CLOCK = [0]
-
-_new = object.__new__
 _SCALARS = (int, float, np.integer, np.floating, np.bool_)  # bool is an int; complex is refused
 
 
@@ -71,9 +62,14 @@ class Tensor:
     (gradients accumulate across backward calls, as in PyTorch; zero them with ``t.grad = None``).
     """
 
-    __slots__ = (
-        "_data", "grad", "requires_grad", "name", "_ctx", "_index", "_version", "_vcell", "__weakref__",
-    )  # fmt: skip
+    # Every Tensor has its array, whether it requires grad and the node that made it (None for a leaf);
+    # the rest is set only where it differs from these defaults (most op outputs never get a name).
+    __slots__ = ("_data", "requires_grad", "_ctx", "__dict__", "__weakref__")
+    grad = None
+    name = None
+    _index = 0  # which output of its node (ops with several outputs: split)
+    _version = 0  # the in-place check's stamps, see minigrad.versions
+    _vcell = None
     __array_ufunc__ = None  # ndarray <op> Tensor defers to Tensor's reflected operators
     __array_priority__ = 1000
 
@@ -85,27 +81,10 @@ class Tensor:
                 "leave out dtype= (integers become floating point) or pass a floating dtype"
             )
         self._data = a
-        self.grad = None
         self.requires_grad = bool(requires_grad)
-        self.name = name
         self._ctx = None
-        self._index = 0
-        self._version = 0
-        self._vcell = None
-
-    @classmethod
-    def _wrap(cls, data: np.ndarray, ctx, requires_grad: bool, index: int) -> Tensor:
-        """Fast constructor for op outputs: no conversion, no copy."""
-        t = _new(cls)
-        t._data = data
-        t.grad = None
-        t.requires_grad = requires_grad
-        t.name = None
-        t._ctx = ctx
-        t._index = index
-        t._version = 0
-        t._vcell = None
-        return t
+        if name is not None:
+            self.name = name
 
     # -- the array ---
     @property
@@ -119,19 +98,7 @@ class Tensor:
         if value is not self._data:  # replaced: Tensors that shared the old memory are not affected
             self._data = value if isinstance(value, np.ndarray) else np.asarray(value, self._data.dtype)
             self._vcell = None
-        self._mark_modified()
-
-    def _mark_modified(self) -> None:
-        CLOCK[0] += 1
-        self._version = CLOCK[0]
-        if self._vcell is not None:
-            self._vcell[0] = CLOCK[0]
-
-    def _share_version(self, view: Tensor) -> None:
-        """Make ``view`` (a Tensor whose array is a view of this one's) share this tensor's version."""
-        if self._vcell is None:
-            self._vcell = [self._version]
-        view._vcell = self._vcell
+        versions.mark_modified(self)
 
     shape = property(lambda self: self._data.shape)
     ndim = property(lambda self: self._data.ndim)
@@ -197,9 +164,7 @@ class Tensor:
 
     def backward(self, grad=None, retain_graph: bool = False, create_graph: bool = False) -> None:
         """Accumulate d(self)/d(leaf) into the ``grad`` of every leaf that requires grad."""
-        from minigrad.engine import backward
-
-        backward(self, grad, retain_graph=retain_graph, create_graph=create_graph)
+        _engine.backward(self, grad, retain_graph, create_graph)
 
     def retain_grad(self) -> Tensor:
         """Keep the gradient of this non-leaf tensor in ``.grad`` after backward."""
@@ -213,9 +178,9 @@ class Tensor:
 
     def detach(self) -> Tensor:
         """The same data (shared) as a new leaf that does not require grad: cuts the graph here."""
-        t = Tensor._wrap(self._data, None, False, 0)
+        t = fastpaths.wrap(self._data, None, False)
         t.name = self.name
-        self._share_version(t)  # same memory: an in-place change through either is seen by both
+        versions.share_version(self, t)  # same memory: an in-place change through either is seen by both
         return t
 
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
@@ -353,23 +318,24 @@ class Tensor:
 
 def const(a) -> Tensor:
     """Wrap an array as a constant leaf (no copy, no grad)."""
-    return Tensor._wrap(a, None, False, 0)
+    return fastpaths.wrap(a, None, False)
 
 
 def lift(x, like: Tensor, op: str = "") -> Tensor:
-    """Make an operand of ``op`` a Tensor, promoting as NumPy does but keeping float32 float32.
+    """Make an operand of ``op`` a Tensor, promoting as NumPy does but keeping float32 float32."""
+    return x if isinstance(x, Tensor) else _constant_operand(x, like, op)
 
-    A number or an integer array takes a floating ``like``'s dtype. With an integer ``like``, NumPy's
-    promotion decides (int64 + 0.5 is float64); nothing is ever truncated to fit an integer dtype.
-    """
-    if isinstance(x, Tensor):
-        return x
+
+def _constant_operand(x, like: Tensor, op: str) -> Tensor:
+    """A number or an array operand as a constant Tensor: a number or an integer array takes a floating
+    ``like``'s dtype. With an integer ``like``, NumPy's promotion decides (int64 + 0.5 is float64);
+    nothing is ever truncated to fit an integer dtype."""
     dt = like._data.dtype
     if isinstance(x, _SCALARS):
         if dt.kind != "f":
             dt = np.result_type(dt, x)
         try:
-            return Tensor._wrap(np.asarray(x, dtype=dt), None, False, 0)
+            return fastpaths.wrap(np.asarray(x, dtype=dt), None, False)
         except OverflowError:
             raise errors.OpError(
                 f"{errors.where(op or 'lift', STATE.scope)}: the number {x!r} does not fit the tensor's "
@@ -385,7 +351,7 @@ def lift(x, like: Tensor, op: str = "") -> Tensor:
             f"{errors.where(op or 'lift', STATE.scope)}: cannot combine a Tensor with {type(x).__name__} "
             f"data of dtype {a.dtype}; minigrad works on real numbers (floating point or integers)"
         )
-    return Tensor._wrap(a, None, False, 0)
+    return fastpaths.wrap(a, None, False)
 
 
 def tensor(data, requires_grad: bool = False, name: str | None = None, dtype=None) -> Tensor:
@@ -393,4 +359,7 @@ def tensor(data, requires_grad: bool = False, name: str | None = None, dtype=Non
     return Tensor(data, requires_grad=requires_grad, name=name, dtype=dtype)
 
 
-from minigrad import ops as _ops  # noqa: E402  (ops need Tensor defined first)
+# These modules need Tensor defined first.
+from minigrad import engine as _engine  # noqa: E402
+from minigrad import fastpaths, versions  # noqa: E402
+from minigrad import ops as _ops  # noqa: E402

@@ -3,16 +3,23 @@
 The engine and the ops take shortcuts for speed: 2-D products with ``ndarray.dot`` instead of ``@``,
 matmul's wrapper skipping its checks for two matrices that fit, sigmoid and tanh with their constants as
 0-d arrays of the input's dtype, the backward walk skipping `check` for a gradient already of the right
-type, shape and dtype, and the LSTM layer splitting x time-first. Each is compared here with the plain
-formula or the general path it replaces (no timing: the benchmarks measure speed)."""
+type, shape and dtype, the LSTM layer splitting x time-first, and the shortcuts of minigrad/fastpaths.py
+and the core (op outputs made without ``Tensor.__init__``, one loop making a node, NumPy's 0-d quirk undone,
+gradients summed in place into the walk's own buffers, ``saved_tensors`` skipping its checks when nothing
+changed, ``sum_to`` calling ``np.add.reduce``, ``sum`` over every axis skipping the axis check). Each is
+compared here with the plain formula or the general path it replaces (no timing: the benchmarks measure
+speed)."""
 
 import numpy as np
 import pytest
 
 import minigrad as mg
 from lstm.layer import LSTM
+from minigrad import fastpaths, saved
+from minigrad.function import new_node
 from minigrad.ops.elementwise import Sigmoid, Tanh
 from minigrad.ops.matmul import _product
+from minigrad.ops.reduce import _kept_shape
 
 
 def operands(rng, shape_a, shape_b, dtype=np.float64, transpose_b=False):
@@ -148,6 +155,80 @@ def test_gradients_that_need_check_still_get_it():
     Loose.apply(a, b).backward(np.ones(3, np.float32))
     np.testing.assert_array_equal(a.grad.data, np.full(3, 2, np.float32))
     assert a.grad.dtype == b.grad.dtype == np.float32 and b.grad.shape == () and b.grad.item() == 3
+
+
+# -- recording: fastpaths.py and function.new_node ---
+def test_an_op_output_made_by_wrap_equals_one_made_by_the_constructor():
+    a = np.arange(6.0, dtype=np.float32).reshape(2, 3)
+    fast, plain = fastpaths.wrap(a, None, True), mg.Tensor(a, requires_grad=True)
+    assert fast.data is a and plain.data is not a  # wrap takes the array itself: the one difference
+    np.testing.assert_array_equal(fast.data, plain.data)
+    for attr in ("dtype", "shape", "requires_grad", "grad", "name", "is_leaf", "grad_fn", "_index",
+                 "_version", "_vcell"):
+        assert getattr(fast, attr) == getattr(plain, attr), attr
+
+
+def test_the_node_loop_equals_the_two_comprehensions_it_replaces():
+    x, c = mg.tensor([1.0, 2.0], requires_grad=True), mg.tensor([3.0, 4.0])
+    args = (x, 2, c, None)
+    for grad_on in (True, False):
+        ctx, arrays, tensors = new_node(mg.ops.Add, args, grad_on, "s")
+        assert ctx.needs_input_grad == [
+            (a.requires_grad and grad_on) if isinstance(a, mg.Tensor) else None for a in args
+        ]
+        assert all(u is v for u, v in zip(arrays, [a.data if isinstance(a, mg.Tensor) else a for a in args]))
+        assert tensors is True and ctx.inputs is args and ctx.scope == "s"
+    assert new_node(mg.ops.Add, (np.ones(2), np.ones(2)), True, "")[2] is False
+
+
+@pytest.mark.parametrize("shape", [(), (1,)])
+def test_an_op_on_a_0d_array_gives_the_derivatives_of_the_1d_one(shape):
+    # np.exp of a 0-d array is a NumPy scalar: the output holds it as a 0-d array, and the node must save
+    # that array so that create_graph finds the output behind it (the second derivative of exp is exp)
+    x = mg.tensor(np.full(shape, 0.5), requires_grad=True)
+    y = x.exp()
+    assert y.grad_fn.saved_tensors[0] is y.data and y.shape == shape
+    (g,) = mg.grad(y.sum(), x, create_graph=True)
+    (g2,) = mg.grad(g.sum(), x)
+    np.testing.assert_allclose(g2.data, np.full(shape, np.exp(0.5)), rtol=1e-15)
+
+
+@pytest.mark.parametrize("shape", [(), (2,)])
+def test_gradients_summed_into_the_walks_own_buffers_equal_their_plain_sum(shape):
+    rng = np.random.default_rng(7)
+    x = mg.tensor(rng.normal(size=shape), requires_grad=True)
+    ws = [rng.normal(size=shape) for _ in range(4)]
+    y = x * ws[0]
+    for w in ws[1:]:
+        y = y + x * w  # x's gradient arrives four times: the second sum allocates, the rest add in place
+    kept = [w.copy() for w in ws]
+    y.sum().backward()
+    assert x.grad.shape == shape  # an array, not a NumPy scalar, even when 0-d
+    np.testing.assert_allclose(x.grad.data, ws[0] + ws[1] + ws[2] + ws[3], rtol=1e-15)
+    for w, k in zip(ws, kept):  # no buffer the walk added into belonged to anyone else
+        np.testing.assert_array_equal(w, k)
+
+
+def test_saved_tensors_without_checks_equals_saved_tensors_after_them():
+    x = mg.tensor([1.0, 2.0], requires_grad=True)
+    node = (x * x).grad_fn
+    fast = node.saved_tensors  # nothing changed since forward: the checks are skipped
+    assert all(a is b for a, b in zip(fast, saved.checked(node)))
+
+
+@pytest.mark.parametrize("shape, to", [((2, 3), (3,)), ((2, 3), (1, 3)), ((4, 2, 3), (2, 1)), ((3,), ())])
+def test_sum_to_on_arrays_equals_sum_to_on_tensors(shape, to):
+    g = np.random.default_rng(8).normal(size=shape)
+    fast = mg.sum_to(g, to)  # np.add.reduce
+    plain = mg.sum_to(mg.tensor(g), to)  # Tensor.sum, as under create_graph
+    assert fast.shape == plain.shape == to
+    np.testing.assert_allclose(fast, plain.data, rtol=1e-15)
+
+
+@pytest.mark.parametrize("shape", [(), (3,), (2, 3)])
+def test_sum_over_every_axis_keeps_the_shape_the_axis_check_gives(shape):
+    node = mg.tensor(np.ones(shape), requires_grad=True).sum().grad_fn
+    assert node.kept == _kept_shape(shape, tuple(range(len(shape))))
 
 
 # -- the layer's time-first split of x ---

@@ -3,8 +3,7 @@
 import numpy as np
 
 from minigrad.function import Function
-
-_CONSTANTS: dict = {}  # (number, dtype) -> that number as a 0-d array of that dtype
+from minigrad.state import CONSTANTS
 
 
 def _const(number: float, like):
@@ -15,9 +14,9 @@ def _const(number: float, like):
     dtype = getattr(like, "dtype", None)
     if dtype is None or dtype.kind != "f":
         return number
-    c = _CONSTANTS.get((number, dtype))
+    c = CONSTANTS.get((number, dtype))
     if c is None:
-        c = _CONSTANTS[number, dtype] = np.array(number, dtype)
+        c = CONSTANTS[number, dtype] = np.array(number, dtype)
     return c
 
 

@@ -27,10 +27,9 @@ class Sum(Function):
 
     @staticmethod
     def forward(ctx, x, axis, keepdims):
-        y = x.sum(axis=axis, keepdims=keepdims)
         ctx.shape = x.shape
-        ctx.kept = _kept_shape(x.shape, axis)
-        return y
+        ctx.kept = (1,) * x.ndim if axis is None else _kept_shape(x.shape, axis)
+        return x.sum(axis=axis, keepdims=keepdims)
 
     @staticmethod
     def backward(ctx, g):
