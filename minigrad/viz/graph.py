@@ -19,6 +19,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from minigrad.graph import forward_order
 from minigrad.nn.parameter import Parameter
 from minigrad.tensor import Tensor
 from minigrad.viz.errors import DrawingError, DrawingTypeError
@@ -54,30 +55,10 @@ class Graph:
                 producer.append(op_index.get(t._ctx) if t._ctx is not None else None)
             return k
 
-        # Depth-first post-order with an explicit stack: a node is pushed, opened (its producers pushed
-        # above it, first argument on top so it is numbered first), and numbered when it is on top again.
-        opened: set = set()
-        for root in roots:
-            start = root._ctx
-            if start is None or start in op_index:
-                continue
-            stack = [start]
-            while stack:
-                node = stack[-1]
-                if node in op_index:
-                    stack.pop()
-                elif node in opened:
-                    stack.pop()
-                    op_index[node] = len(ops)
-                    ops.append(node)
-                    args.append(tuple(tid(a) for a in node.inputs if isinstance(a, Tensor)))
-                else:
-                    opened.add(node)
-                    for a in reversed(node.inputs):
-                        if isinstance(a, Tensor):
-                            n = a._ctx
-                            if n is not None and n not in op_index and n not in opened:
-                                stack.append(n)
+        for node in forward_order(roots):  # each op after the ops that made its inputs
+            op_index[node] = len(ops)
+            ops.append(node)
+            args.append(tuple(tid(a) for a in node.inputs if isinstance(a, Tensor)))
         self.roots: list[int] = []
         for r in roots:
             k = tid(r)
