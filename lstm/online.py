@@ -1,0 +1,245 @@
+"""The networks of the LSTM papers in hand-derived NumPy, trained online as they were run.
+
+Hochreiter & Schmidhuber (1997) and Gers, Schmidhuber & Cummins (2000) trained tiny networks on one
+sequence, or one endless stream, at a time. Through minigrad's primitive-op graph every op costs a few
+µs, so a run of 10^5 sequences of 100 steps would take hours; this module is the same network written
+directly in NumPy (its gradients are tested against the graph's in ``tests/test_online.py``).
+
+The network: ``n_in`` inputs; ``n_blocks`` memory blocks of ``cells`` cells each (H = n_blocks * cells)
+sharing one input gate, one output gate and, in the forget-gate cell, one forget gate; ``n_out``
+sigmoid output units. Every gate and cell input reads z(t) = [x(t), y_c(t-1), r(t-1), 1]: the inputs,
+the cells' previous outputs, with ``gate_recurrence`` the gates' previous activations r = [i, f, o]
+(the 1997 paper's fully recurrent hidden layer), and a bias. Per step, B sequences at once::
+
+    i = sigmoid(z @ W_i.T)                    (B, n_blocks)  input gates
+    f = sigmoid(z @ W_f.T)                    (B, n_blocks)  forget gates (forget=True; else f = 1)
+    o = sigmoid(z @ W_o.T)                    (B, n_blocks)  output gates
+    g = 4 sigmoid(z @ W_g.T) - 2              (B, H)         cell input, in (-2, 2)
+    s = f s_prev + i g                        (B, H)         the gates act on every cell of their block
+    y_c = o (2 sigmoid(s) - 1)                (B, H)         cell output, in (-1, 1)
+    y = sigmoid([y_c, x (with shortcut), 1] @ W_y.T)   (B, n_out)
+
+The loss is E = 1/2 sum (y - target)^2 over the steps that have a target. Gradients:
+
+- ``backward(..., truncated=False)``: backpropagation through time, the exact gradient of E;
+- ``truncated=True``: the 1997 rule. Errors reaching a gate's or a cell's net input are not sent back
+  further in time (they still change its incoming weights), so an error travels back only along the
+  cell states s (the constant error carousel). It is what the graph computes with z's recurrent part
+  detached.
+- `OnlineTrainer`: the same truncated gradient computed forward in time (the traces ds/dW of the
+  papers' RTRL-like scheme), so the weights can change at every step of an endless stream.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+GATES = ("i", "f", "o")
+
+
+def sigmoid(a: np.ndarray) -> np.ndarray:
+    return 0.5 * (1.0 + np.tanh(0.5 * a))  # no overflow warning for large |a|
+
+
+@dataclass(frozen=True)
+class Shape:
+    """The sizes and connectivity of a network (see the module docstring)."""
+
+    n_in: int
+    n_blocks: int
+    cells: int
+    n_out: int
+    forget: bool = False
+    gate_recurrence: bool = True
+    shortcut: bool = False
+    cell_bias: bool = True
+
+    @property
+    def H(self) -> int:
+        return self.n_blocks * self.cells
+
+    @property
+    def gates(self) -> tuple[str, ...]:
+        return GATES if self.forget else ("i", "o")
+
+    @property
+    def Z(self) -> int:
+        """Length of z: inputs, cell outputs, gate activations (if recurrent), bias."""
+        return self.n_in + self.H + (len(self.gates) * self.n_blocks if self.gate_recurrence else 0) + 1
+
+    @property
+    def Zy(self) -> int:
+        return self.H + (self.n_in if self.shortcut else 0) + 1
+
+    def weight_shapes(self) -> dict[str, tuple[int, int]]:
+        shapes = {f"W_{k}": (self.n_blocks, self.Z) for k in self.gates}
+        return shapes | {"W_g": (self.H, self.Z), "W_y": (self.n_out, self.Zy)}
+
+    def n_weights(self) -> int:
+        """The number of trainable weights (the papers' count)."""
+        return sum(a * b for a, b in self.weight_shapes().values()) - (0 if self.cell_bias else self.H)
+
+
+def init_weights(shape: Shape, rng: np.random.Generator, scale: float, gate_bias: dict | None = None) -> dict:
+    """Weights uniform in [-scale, scale]; ``gate_bias`` maps a gate ("i", "f", "o") to one bias per
+    block (the papers' blockwise initialisation), which replaces the random one."""
+    weights = {name: rng.uniform(-scale, scale, size) for name, size in shape.weight_shapes().items()}
+    if not shape.cell_bias:
+        weights["W_g"][:, -1] = 0.0
+    for gate, biases in (gate_bias or {}).items():
+        weights[f"W_{gate}"][:, -1] = biases
+    return weights
+
+
+class Network:
+    """A `Shape` with its weights: forward over a sequence, backward (truncated or full)."""
+
+    def __init__(self, shape: Shape, weights: dict):
+        self.shape, self.weights = shape, weights
+
+    def forward(self, x: np.ndarray, state: tuple | None = None) -> dict:
+        """x (B, T, n_in) -> the activations of every step (for `backward`) and ``y`` (B, T, n_out).
+
+        ``state`` is a previous result's ``final`` (s, y_c, r) to continue a stream; None resets it
+        to zeros, as at each sequence start of the 1997 protocol."""
+        sh, w = self.shape, self.weights
+        B, T, _ = x.shape
+        if state is None:
+            n_r = len(sh.gates) * sh.n_blocks if sh.gate_recurrence else 0
+            state = (np.zeros((B, sh.H)), np.zeros((B, sh.H)), np.zeros((B, n_r)))
+        s, y_c, r = state
+        ones = np.ones((B, 1))
+        keep = {k: [] for k in ("z", "zy", "s_prev", "g", "hs", "y", *sh.gates)}
+        for t in range(T):
+            z = np.concatenate([x[:, t], y_c, r, ones], axis=1)
+            gate = {k: sigmoid(z @ w[f"W_{k}"].T) for k in sh.gates}
+            f = np.repeat(gate["f"], sh.cells, axis=1) if sh.forget else 1.0
+            g = 4.0 * sigmoid(z @ w["W_g"].T) - 2.0
+            keep["s_prev"].append(s)
+            s = f * s + np.repeat(gate["i"], sh.cells, axis=1) * g
+            hs = 2.0 * sigmoid(s) - 1.0
+            y_c = np.repeat(gate["o"], sh.cells, axis=1) * hs
+            r = np.concatenate([gate[k] for k in sh.gates], axis=1) if sh.gate_recurrence else r
+            zy = np.concatenate([y_c, x[:, t], ones] if sh.shortcut else [y_c, ones], axis=1)
+            y = sigmoid(zy @ w["W_y"].T)
+            for name, value in zip(("z", "zy", "g", "hs", "y"), (z, zy, g, hs, y)):
+                keep[name].append(value)
+            for k in sh.gates:
+                keep[k].append(gate[k])
+        out = {k: np.stack(v, axis=1) for k, v in keep.items()}
+        out["final"] = (s, y_c, r)
+        return out
+
+    def loss(self, out: dict, target: np.ndarray, mask: np.ndarray) -> float:
+        """E = 1/2 sum over masked steps of (y - target)^2; target (B, T, n_out), mask (B, T)."""
+        return 0.5 * float(np.sum(mask[..., None] * (out["y"] - target) ** 2))
+
+    def backward(self, out: dict, target: np.ndarray, mask: np.ndarray, truncated: bool) -> dict:
+        """dE/dW for every weight: the exact gradient, or with ``truncated`` the 1997 one."""
+        sh, w = self.shape, self.weights
+        B, T, _ = out["y"].shape
+        S, H, n_in = sh.cells, sh.H, sh.n_in
+        grads = {name: np.zeros_like(v) for name, v in w.items()}
+        W_z = np.concatenate([w[f"W_{k}"] for k in sh.gates] + [w["W_g"]])  # z's consumers
+        ds_next = np.zeros((B, H))
+        dz_next = np.zeros((B, sh.Z))
+        n_r = len(sh.gates) * sh.n_blocks
+
+        def block_sum(a):
+            return a.reshape(B, sh.n_blocks, S).sum(axis=2)
+
+        for t in reversed(range(T)):
+            y = out["y"][:, t]
+            dy = mask[:, t, None] * (y - target[:, t]) * y * (1.0 - y)
+            grads["W_y"] += dy.T @ out["zy"][:, t]
+            dy_c = dy @ w["W_y"][:, :H]
+            dr = np.zeros((B, n_r))
+            if not truncated:  # what z(t + 1) sent back to y_c(t) and r(t)
+                dy_c = dy_c + dz_next[:, n_in : n_in + H]
+                if sh.gate_recurrence:
+                    dr = dz_next[:, n_in + H : n_in + H + n_r]
+            dr = dict(zip(sh.gates, np.split(dr, len(sh.gates), axis=1)))
+            gate = {k: out[k][:, t] for k in sh.gates}
+            hs, g, s_prev = out["hs"][:, t], out["g"][:, t], out["s_prev"][:, t]
+            O = np.repeat(gate["o"], S, axis=1)
+            ds = dy_c * O * (1.0 - hs**2) / 2.0 + ds_next
+            da = {
+                "o": (block_sum(dy_c * hs) + dr["o"]) * gate["o"] * (1.0 - gate["o"]),
+                "i": (block_sum(ds * g) + dr["i"]) * gate["i"] * (1.0 - gate["i"]),
+            }
+            if sh.forget:
+                da["f"] = (block_sum(ds * s_prev) + dr["f"]) * gate["f"] * (1.0 - gate["f"])
+                ds_next = ds * np.repeat(gate["f"], S, axis=1)
+            else:
+                ds_next = ds
+            da["g"] = ds * np.repeat(gate["i"], S, axis=1) * (4.0 - g**2) / 4.0
+            z = out["z"][:, t]
+            for k, d in da.items():
+                grads[f"W_{k}"] += d.T @ z
+            dz_next = np.concatenate([da[k] for k in sh.gates] + [da["g"]], axis=1) @ W_z
+        if not sh.cell_bias:
+            grads["W_g"][:, -1] = 0.0
+        return grads
+
+
+class OnlineTrainer:
+    """Online SGD on one sequence or stream (B = 1) with the truncated gradient computed forward in time.
+
+    For every cell j the traces hold ds_j/dW of the weights that reach s_j directly (its cell input's
+    row of W_g, and its block's rows of W_i and W_f): with z held constant, as the truncation rule says,
+    ds_j(t)/dW = f(t) ds_j(t-1)/dW + (what s_j(t) adds) z(t). At a step with a target the gradient is
+    complete from the traces and the current error alone, so the weights change at once (``lr`` > 0);
+    with ``lr`` = 0 `step` only returns it (the tests sum it over a sequence and compare it with
+    ``Network.backward(..., truncated=True)``). `reset` zeroes the activations and the traces: the
+    1997 protocol calls it at each sequence start, a continual stream never.
+    """
+
+    def __init__(self, net: Network, lr: float):
+        self.net, self.lr = net, lr
+        self.reset()
+
+    def reset(self) -> None:
+        sh = self.net.shape
+        n_r = len(sh.gates) * sh.n_blocks if sh.gate_recurrence else 0
+        self.s, self.y_c, self.r = np.zeros(sh.H), np.zeros(sh.H), np.zeros(n_r)
+        self.traces = {k: np.zeros((sh.H, sh.Z)) for k in ("g", *sh.gates) if k != "o"}
+
+    def step(self, x: np.ndarray, target: np.ndarray | None = None) -> tuple[np.ndarray, dict | None]:
+        """One step on x (n_in,): returns the outputs y (n_out,) and, given a target (n_out,), the
+        gradient of 1/2 |y - target|^2 (already applied if lr > 0)."""
+        sh, w, tr = self.net.shape, self.net.weights, self.traces
+        S = sh.cells
+        z = np.concatenate([x, self.y_c, self.r, [1.0]])
+        gate = {k: sigmoid(w[f"W_{k}"] @ z) for k in sh.gates}
+        I = np.repeat(gate["i"], S)
+        F = np.repeat(gate["f"], S) if sh.forget else 1.0
+        g = 4.0 * sigmoid(w["W_g"] @ z) - 2.0
+        decay = F[:, None] if sh.forget else 1.0
+        tr["g"] = decay * tr["g"] + ((I * (4.0 - g**2) / 4.0)[:, None] * z)
+        tr["i"] = decay * tr["i"] + ((g * np.repeat(gate["i"] * (1.0 - gate["i"]), S))[:, None] * z)
+        if sh.forget:
+            tr["f"] = decay * tr["f"] + ((self.s * np.repeat(gate["f"] * (1.0 - gate["f"]), S))[:, None] * z)
+        self.s = F * self.s + I * g
+        hs = 2.0 * sigmoid(self.s) - 1.0
+        self.y_c = np.repeat(gate["o"], S) * hs
+        if sh.gate_recurrence:
+            self.r = np.concatenate([gate[k] for k in sh.gates])
+        zy = np.concatenate([self.y_c, x, [1.0]] if sh.shortcut else [self.y_c, [1.0]])
+        y = sigmoid(w["W_y"] @ zy)
+        if target is None:
+            return y, None
+        dy = (y - target) * y * (1.0 - y)
+        dy_c = w["W_y"][:, : sh.H].T @ dy
+        ds = dy_c * np.repeat(gate["o"], S) * (1.0 - hs**2) / 2.0
+        do = (dy_c * hs).reshape(sh.n_blocks, S).sum(axis=1) * gate["o"] * (1.0 - gate["o"])
+        grads = {"W_y": np.outer(dy, zy), "W_o": np.outer(do, z), "W_g": ds[:, None] * tr["g"]}
+        for k in ("i", "f") if sh.forget else ("i",):
+            grads[f"W_{k}"] = (ds[:, None] * tr[k]).reshape(sh.n_blocks, S, sh.Z).sum(axis=1)
+        if not sh.cell_bias:
+            grads["W_g"][:, -1] = 0.0
+        if self.lr:
+            for name, grad in grads.items():
+                w[name] -= self.lr * grad
+        return y, grads
