@@ -106,29 +106,45 @@ class Network:
         to zeros, as at each sequence start of the 1997 protocol."""
         sh, w = self.shape, self.weights
         B, T, _ = x.shape
+        nb, S, n_gates = sh.n_blocks, sh.cells, len(sh.gates)
         if state is None:
-            n_r = len(sh.gates) * sh.n_blocks if sh.gate_recurrence else 0
+            n_r = n_gates * nb if sh.gate_recurrence else 0
             state = (np.zeros((B, sh.H)), np.zeros((B, sh.H)), np.zeros((B, n_r)))
         s, y_c, r = state
-        ones = np.ones((B, 1))
-        keep = {k: [] for k in ("z", "zy", "s_prev", "g", "hs", "y", *sh.gates)}
+        # One product per step for every gate and cell input; sigmoid applies to all of them.
+        W_z = np.concatenate([w[f"W_{k}"] for k in sh.gates] + [w["W_g"]]).T  # (Z, n_gates nb + H)
+        bias = W_z[-1]
+        x_part = x @ W_z[: sh.n_in] + bias  # (B, T, .): the inputs' share, all steps at once
+        W_rec = W_z[sh.n_in : -1]
+        acts = np.empty((B, T, n_gates * nb + sh.H))
+        s_all, y_all = np.empty((B, T, sh.H)), np.empty((B, T, sh.H))
+        s_prev = np.empty((B, T, sh.H))
         for t in range(T):
-            z = np.concatenate([x[:, t], y_c, r, ones], axis=1)
-            gate = {k: sigmoid(z @ w[f"W_{k}"].T) for k in sh.gates}
-            f = np.repeat(gate["f"], sh.cells, axis=1) if sh.forget else 1.0
-            g = 4.0 * sigmoid(z @ w["W_g"].T) - 2.0
-            keep["s_prev"].append(s)
-            s = f * s + np.repeat(gate["i"], sh.cells, axis=1) * g
-            hs = 2.0 * sigmoid(s) - 1.0
-            y_c = np.repeat(gate["o"], sh.cells, axis=1) * hs
-            r = np.concatenate([gate[k] for k in sh.gates], axis=1) if sh.gate_recurrence else r
-            zy = np.concatenate([y_c, x[:, t], ones] if sh.shortcut else [y_c, ones], axis=1)
-            y = sigmoid(zy @ w["W_y"].T)
-            for name, value in zip(("z", "zy", "g", "hs", "y"), (z, zy, g, hs, y)):
-                keep[name].append(value)
-            for k in sh.gates:
-                keep[k].append(gate[k])
-        out = {k: np.stack(v, axis=1) for k, v in keep.items()}
+            rec = np.concatenate([y_c, r], axis=1) if sh.gate_recurrence else y_c
+            a = sigmoid(x_part[:, t] + rec @ W_rec)
+            acts[:, t] = a
+            gates = a[:, : n_gates * nb].reshape(B, n_gates, nb, 1)
+            g = 4.0 * a[:, n_gates * nb :].reshape(B, nb, S) - 2.0
+            s_prev[:, t] = s
+            s = s.reshape(B, nb, S)
+            s = (gates[:, 1] * s if sh.forget else s) + gates[:, 0] * g
+            s = s.reshape(B, sh.H)
+            s_all[:, t] = s
+            y_c = (gates[:, -1] * (2.0 * sigmoid(s.reshape(B, nb, S)) - 1.0)).reshape(B, sh.H)
+            y_all[:, t] = y_c
+            if sh.gate_recurrence:
+                r = a[:, : n_gates * nb]
+        ones = np.ones((B, T, 1))
+        zy = np.concatenate([y_all, x, ones] if sh.shortcut else [y_all, ones], axis=2)
+        rec = [y_all[:, :-1], acts[:, :-1, : n_gates * nb]] if sh.gate_recurrence else [y_all[:, :-1]]
+        first = [state[1][:, None], state[2][:, None]] if sh.gate_recurrence else [state[1][:, None]]
+        z = np.concatenate([x, np.concatenate([np.concatenate(first, axis=2),
+                                               np.concatenate(rec, axis=2)], axis=1), ones], axis=2)
+        out = {"z": z, "zy": zy, "s_prev": s_prev, "s": s_all, "y": sigmoid(zy @ w["W_y"].T)}
+        out["g"] = 4.0 * acts[..., n_gates * nb :] - 2.0
+        out["hs"] = 2.0 * sigmoid(s_all) - 1.0
+        for n, k in enumerate(sh.gates):
+            out[k] = acts[..., n * nb : (n + 1) * nb]
         out["final"] = (s, y_c, r)
         return out
 
@@ -139,49 +155,67 @@ class Network:
     def backward(self, out: dict, target: np.ndarray, mask: np.ndarray, truncated: bool) -> dict:
         """dE/dW for every weight: the exact gradient, or with ``truncated`` the 1997 one."""
         sh, w = self.shape, self.weights
+        S, H = sh.cells, sh.H
         B, T, _ = out["y"].shape
-        S, H, n_in = sh.cells, sh.H, sh.n_in
-        grads = {name: np.zeros_like(v) for name, v in w.items()}
-        W_z = np.concatenate([w[f"W_{k}"] for k in sh.gates] + [w["W_g"]])  # z's consumers
-        ds_next = np.zeros((B, H))
-        dz_next = np.zeros((B, sh.Z))
-        n_r = len(sh.gates) * sh.n_blocks
+        y = out["y"]
+        dy = mask[..., None] * (y - target) * y * (1.0 - y)
+        grads = {"W_y": np.einsum("bto,btk->ok", dy, out["zy"])}
+        dy_c = dy @ w["W_y"][:, :H]  # (B, T, H): from the outputs of the same step
 
         def block_sum(a):
-            return a.reshape(B, sh.n_blocks, S).sum(axis=2)
+            return a.reshape(*a.shape[:-1], sh.n_blocks, S).sum(axis=-1)
 
-        for t in reversed(range(T)):
-            y = out["y"][:, t]
-            dy = mask[:, t, None] * (y - target[:, t]) * y * (1.0 - y)
-            grads["W_y"] += dy.T @ out["zy"][:, t]
-            dy_c = dy @ w["W_y"][:, :H]
-            dr = np.zeros((B, n_r))
-            if not truncated:  # what z(t + 1) sent back to y_c(t) and r(t)
-                dy_c = dy_c + dz_next[:, n_in : n_in + H]
-                if sh.gate_recurrence:
-                    dr = dz_next[:, n_in + H : n_in + H + n_r]
-            dr = dict(zip(sh.gates, np.split(dr, len(sh.gates), axis=1)))
-            gate = {k: out[k][:, t] for k in sh.gates}
-            hs, g, s_prev = out["hs"][:, t], out["g"][:, t], out["s_prev"][:, t]
-            O = np.repeat(gate["o"], S, axis=1)
-            ds = dy_c * O * (1.0 - hs**2) / 2.0 + ds_next
-            da = {
-                "o": (block_sum(dy_c * hs) + dr["o"]) * gate["o"] * (1.0 - gate["o"]),
-                "i": (block_sum(ds * g) + dr["i"]) * gate["i"] * (1.0 - gate["i"]),
-            }
+        def cells(a):
+            return np.repeat(a, S, axis=-1)
+
+        if truncated:
+            # Nothing flows back through z, so every step's local terms are known at once and only
+            # the cell states carry errors back in time: ds(t) = local(t) + f(t + 1) ds(t + 1).
+            local = dy_c * cells(out["o"]) * (1.0 - out["hs"] ** 2) / 2.0
             if sh.forget:
-                da["f"] = (block_sum(ds * s_prev) + dr["f"]) * gate["f"] * (1.0 - gate["f"])
-                ds_next = ds * np.repeat(gate["f"], S, axis=1)
+                ds, F = local.copy(), cells(out["f"])
+                for t in reversed(range(T - 1)):
+                    ds[:, t] += F[:, t + 1] * ds[:, t + 1]
             else:
-                ds_next = ds
-            da["g"] = ds * np.repeat(gate["i"], S, axis=1) * (4.0 - g**2) / 4.0
-            z = out["z"][:, t]
+                ds = np.cumsum(local[:, ::-1], axis=1)[:, ::-1]
+            da = self._net_input_errors(out, dy_c, ds, block_sum, cells)
             for k, d in da.items():
-                grads[f"W_{k}"] += d.T @ z
-            dz_next = np.concatenate([da[k] for k in sh.gates] + [da["g"]], axis=1) @ W_z
+                grads[f"W_{k}"] = np.einsum("btn,btz->nz", d, out["z"])
+        else:
+            grads |= {f"W_{k}": np.zeros_like(w[f"W_{k}"]) for k in (*sh.gates, "g")}
+            W_z = np.concatenate([w[f"W_{k}"] for k in sh.gates] + [w["W_g"]])  # z's consumers
+            n_in, n_r = sh.n_in, len(sh.gates) * sh.n_blocks
+            dz = np.zeros((B, sh.Z))  # what z(t + 1) sends back to y_c(t) and r(t)
+            ds_next = np.zeros((B, H))
+            for t in reversed(range(T)):
+                step = {k: out[k][:, t] for k in ("o", "i", "f", "g", "hs", "s_prev", "z") if k in out}
+                dy_c_t = dy_c[:, t] + dz[:, n_in : n_in + H]
+                dr = dz[:, n_in + H : n_in + H + n_r] if sh.gate_recurrence else np.zeros((B, n_r))
+                ds = dy_c_t * cells(step["o"]) * (1.0 - step["hs"] ** 2) / 2.0 + ds_next
+                da = self._net_input_errors(step, dy_c_t, ds, block_sum, cells)
+                for n, k in enumerate(sh.gates):  # the gates' activations also fed z(t + 1)
+                    a = step[k]
+                    da[k] = da[k] + dr[:, n * sh.n_blocks : (n + 1) * sh.n_blocks] * a * (1.0 - a)
+                for k, d in da.items():
+                    grads[f"W_{k}"] += d.T @ step["z"]
+                ds_next = ds * cells(step["f"]) if sh.forget else ds
+                dz = np.concatenate([da[k] for k in sh.gates] + [da["g"]], axis=1) @ W_z
         if not sh.cell_bias:
-            grads["W_g"][:, -1] = 0.0
+            grads["W_g"][..., -1] = 0.0
         return grads
+
+    def _net_input_errors(self, act: dict, dy_c, ds, block_sum, cells) -> dict:
+        """dE/d(net input) of every gate and cell input, given dE/dy_c and dE/ds (any leading axes)."""
+        o, i, g, hs = act["o"], act["i"], act["g"], act["hs"]
+        da = {
+            "o": block_sum(dy_c * hs) * o * (1.0 - o),
+            "i": block_sum(ds * g) * i * (1.0 - i),
+            "g": ds * cells(i) * (4.0 - g**2) / 4.0,
+        }
+        if self.shape.forget:
+            f = act["f"]
+            da["f"] = block_sum(ds * act["s_prev"]) * f * (1.0 - f)
+        return da
 
 
 class OnlineTrainer:
