@@ -232,45 +232,64 @@ class OnlineTrainer:
 
     def __init__(self, net: Network, lr: float):
         self.net, self.lr = net, lr
+        sh = net.shape
+        # One matrix for every gate and cell input, rows i, (f,) o, g; the Network's weights become views
+        # of it, so one product per step reads them and one subtraction updates them.
+        order = [f"W_{k}" for k in sh.gates] + ["W_g"]
+        self.W = np.concatenate([net.weights[k] for k in order])
+        rows = np.cumsum([0] + [net.weights[k].shape[0] for k in order])
+        for k, a, b in zip(order, rows[:-1], rows[1:]):
+            net.weights[k] = self.W[a:b]
         self.reset()
 
     def reset(self) -> None:
         sh = self.net.shape
         n_r = len(sh.gates) * sh.n_blocks if sh.gate_recurrence else 0
         self.s, self.y_c, self.r = np.zeros(sh.H), np.zeros(sh.H), np.zeros(n_r)
-        self.traces = {k: np.zeros((sh.H, sh.Z)) for k in ("g", *sh.gates) if k != "o"}
+        # ds_j/dW for the weights that reach s_j directly: its row of W_g, its block's rows of W_i (and W_f)
+        self.traces = np.zeros((len(sh.gates) * sh.H, sh.Z))  # rows: g, i, (f)
 
     def step(self, x: np.ndarray, target: np.ndarray | None = None) -> tuple[np.ndarray, dict | None]:
         """One step on x (n_in,): returns the outputs y (n_out,) and, given a target (n_out,), the
         gradient of 1/2 |y - target|^2 (already applied if lr > 0)."""
-        sh, w, tr = self.net.shape, self.net.weights, self.traces
-        S = sh.cells
+        sh, w = self.net.shape, self.net.weights
+        S, H, nb = sh.cells, sh.H, sh.n_blocks
         z = np.concatenate([x, self.y_c, self.r, [1.0]])
-        gate = {k: sigmoid(w[f"W_{k}"] @ z) for k in sh.gates}
-        I = np.repeat(gate["i"], S)
-        F = np.repeat(gate["f"], S) if sh.forget else 1.0
-        g = 4.0 * sigmoid(w["W_g"] @ z) - 2.0
-        decay = F[:, None] if sh.forget else 1.0
-        tr["g"] = decay * tr["g"] + ((I * (4.0 - g**2) / 4.0)[:, None] * z)
-        tr["i"] = decay * tr["i"] + ((g * np.repeat(gate["i"] * (1.0 - gate["i"]), S))[:, None] * z)
+        a = sigmoid(self.W @ z)
+        n_g = len(sh.gates) * nb
+        gates, g = a[:n_g], 4.0 * a[n_g:] - 2.0
+        slope = np.repeat(gates * (1.0 - gates), S)  # each gate's derivative, for each of its cells
+        I = np.repeat(gates[:nb], S)
+        s_prev = self.s
         if sh.forget:
-            tr["f"] = decay * tr["f"] + ((self.s * np.repeat(gate["f"] * (1.0 - gate["f"]), S))[:, None] * z)
-        self.s = F * self.s + I * g
+            F = np.repeat(gates[nb : 2 * nb], S)
+            self.s = F * s_prev + I * g
+            decay = np.tile(F, 3)[:, None]
+            adds = np.concatenate([I * (4.0 - g**2) / 4.0, g * slope[:H], s_prev * slope[H : 2 * H]])
+        else:
+            self.s = s_prev + I * g
+            decay = 1.0
+            adds = np.concatenate([I * (4.0 - g**2) / 4.0, g * slope[:H]])
+        self.traces *= decay
+        self.traces += adds[:, None] * z
         hs = 2.0 * sigmoid(self.s) - 1.0
-        self.y_c = np.repeat(gate["o"], S) * hs
+        O = np.repeat(gates[n_g - nb :], S)
+        self.y_c = O * hs
         if sh.gate_recurrence:
-            self.r = np.concatenate([gate[k] for k in sh.gates])
+            self.r = gates
         zy = np.concatenate([self.y_c, x, [1.0]] if sh.shortcut else [self.y_c, [1.0]])
         y = sigmoid(w["W_y"] @ zy)
         if target is None:
             return y, None
         dy = (y - target) * y * (1.0 - y)
-        dy_c = w["W_y"][:, : sh.H].T @ dy
-        ds = dy_c * np.repeat(gate["o"], S) * (1.0 - hs**2) / 2.0
-        do = (dy_c * hs).reshape(sh.n_blocks, S).sum(axis=1) * gate["o"] * (1.0 - gate["o"])
-        grads = {"W_y": np.outer(dy, zy), "W_o": np.outer(do, z), "W_g": ds[:, None] * tr["g"]}
-        for k in ("i", "f") if sh.forget else ("i",):
-            grads[f"W_{k}"] = (ds[:, None] * tr[k]).reshape(sh.n_blocks, S, sh.Z).sum(axis=1)
+        dy_c = w["W_y"][:, :H].T @ dy
+        ds = dy_c * O * (1.0 - hs**2) / 2.0
+        do = (dy_c * hs * slope[-H:]).reshape(nb, S).sum(axis=1)
+        per_cell = np.tile(ds, len(sh.gates))[:, None] * self.traces  # rows g, i, (f)
+        blockwise = per_cell[H:].reshape(-1, S, sh.Z).sum(axis=1)  # rows i, (f): summed over each block
+        grads = {"W_y": np.outer(dy, zy), "W_o": np.outer(do, z), "W_g": per_cell[:H], "W_i": blockwise[:nb]}
+        if sh.forget:
+            grads["W_f"] = blockwise[nb:]
         if not sh.cell_bias:
             grads["W_g"][:, -1] = 0.0
         if self.lr:

@@ -423,3 +423,40 @@ def test_gru_scopes_and_errors():
     with pytest.raises(ValueError) as info:
         RNNCell(2, 3, nonlinearity="sigmoid")
     assert str(info.value) == "RNNCell: nonlinearity must be 'tanh' or 'relu', got 'sigmoid'"
+
+
+def test_1997_blocks_share_their_gates_and_get_blockwise_biases():
+    # 2 blocks of 2 cells: the cells of a block see the same input and output gate values
+    cell = LSTMCell(3, 4, variant="vanilla1997", truncated_gradient=True, cells_per_block=2,
+                    gate_bias={"i": [-3.0, -6.0], "o": [-1.0, -2.0]}, rng=0)
+    H = 4
+    np.testing.assert_array_equal(cell.bias_ih.data[[0, 1, 3 * H, 3 * H + 1]], [-3.0, -6.0, -1.0, -2.0])
+    np.testing.assert_array_equal(cell.bias_hh.data[[0, 1, 3 * H, 3 * H + 1]], 0.0)
+    rng = np.random.default_rng(1)
+    step = cell.step(rng.normal(size=(2, 3)), (rng.normal(size=(2, H)), rng.normal(size=(2, H))))
+    i, o = step.i.numpy(), step.o.numpy()
+    np.testing.assert_array_equal(i[:, 0], i[:, 1])
+    np.testing.assert_array_equal(i[:, 2], i[:, 3])
+    np.testing.assert_array_equal(o[:, 2], o[:, 3])
+    # block 1's input gate is sigmoid of its own pre-activation, computed here by hand
+    x, h = rng.normal(size=(1, 3)), rng.normal(size=(1, H))
+    a = x @ cell.weight_ih.data[1] + h @ cell.weight_hh.data[1] + cell.bias_ih.data[1] + cell.bias_hh.data[1]
+    i = cell.step(x, (h, np.zeros((1, H)))).i.numpy()
+    np.testing.assert_allclose(i[0, 2:], np.repeat(1 / (1 + np.exp(-a)), 2), rtol=1e-12)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"cells_per_block": 3}, "LSTMCell: cells_per_block must be a positive integer dividing hidden_size 4, got 3"),
+    ({"cells_per_block": 2, "variant": "standard"},
+     "LSTMCell: cells_per_block=2 needs variant='vanilla1997' (the 1997 memory blocks)"),
+    ({"cells_per_block": 2, "gate_bias": {"i": [1.0]}},
+     "LSTMCell: gate_bias['i'] needs one value per block (2), got 1"),
+    ({"gate_bias": {"f": [1.0] * 4}},
+     "LSTMCell: gate_bias['f'] cannot be set: the gates are 'i', 'f', 'o', the vanilla1997 cell has no 'f', "
+     "and bias=False has no biases"),
+])
+def test_bad_blocks_are_refused_by_name(kwargs, message):
+    kwargs = {"variant": "vanilla1997"} | kwargs
+    with pytest.raises(ValueError) as err:
+        LSTMCell(3, 4, **kwargs)
+    assert str(err.value) == message
