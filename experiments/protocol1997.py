@@ -1,7 +1,7 @@
 """The 1997 protocol and the 2000 forget-gate experiment, run with the hand-derived networks of `lstm.online`.
 
-    python experiments/paper_tasks.py --protocol 1997 --trials 2      # the 1997 tasks, as the paper ran them
-    python experiments/protocol1997.py forget --networks 8            # continual embedded Reber (Gers et al. 2000)
+    python experiments/paper_tasks.py --protocol 1997 --trials 2    # the 1997 tasks, as the paper ran them
+    python experiments/protocol1997.py forget --networks 3    # continual embedded Reber (Gers et al. 2000)
 
 Every trial trains one small network online, one sequence at a time with its activations reset at the
 sequence start (the 1997 protocol), or on one endless stream (the continual task), with the 1997
@@ -46,15 +46,16 @@ class Setup:
 
 SETUPS = {
     # Exp. 4, Table 7 (T = 100): 2 blocks of 2 cells, 93 weights, input-gate biases -3, -6, lr 0.5
-    "adding": Setup(Shape(n_in=2, n_blocks=2, cells=2, n_out=1), 0.1, {"i": [-3.0, -6.0]}, 0.5, 100_000,
+    "adding": Setup(Shape(n_in=2, n_blocks=2, cells=2, n_out=1), 0.1, {"i": [-3.0, -6.0]}, 0.5, 30_000,
                     {"wrong": "1 of 2560", "sequences": "74,000 (mean of 10 trials)", "trials": "10"},
                     tolerance=0.04, stop_error=0.01),
     # Exp. 6a, Table 9: 2 blocks of 2 cells, 156 weights, input-gate biases -2, -4, lr 0.5
-    "temporal_order": Setup(Shape(n_in=8, n_blocks=2, cells=2, n_out=4), 0.1, {"i": [-2.0, -4.0]}, 0.5, 60_000,
+    "temporal_order": Setup(Shape(n_in=8, n_blocks=2, cells=2, n_out=4), 0.1, {"i": [-2.0, -4.0]}, 0.5,
+                            30_000,
                             {"wrong": "1 of 2560", "sequences": "31,390 (mean of 20 trials)", "trials": "20"},
                             tolerance=0.3, stop_error=0.1),
     # Exp. 1, Table 1: 3 blocks of 2 cells, output-gate biases -1, -2, -3, weights in [-0.2, 0.2]
-    "reber": Setup(Shape(n_in=7, n_blocks=3, cells=2, n_out=7), 0.2, {"o": [-1.0, -2.0, -3.0]}, 0.5, 40_000,
+    "reber": Setup(Shape(n_in=7, n_blocks=3, cells=2, n_out=7), 0.2, {"o": [-1.0, -2.0, -3.0]}, 0.5, 20_000,
                    {"success": "97-100 % of trials (over the rows of its Table 1)",
                     "sequences": "8,440 to 39,740 (per row)", "trials": "3 learning rates x 10"}),
 }
@@ -66,8 +67,9 @@ def _revision() -> str:
     try:
         out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=HERE, capture_output=True,
                              text=True, timeout=10).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--", "lstm", "minigrad", "experiments/protocol1997.py"],
-                               cwd=HERE.parent, capture_output=True, text=True, timeout=10).stdout.strip()
+        paths = ["lstm", "minigrad", "experiments/protocol1997.py", "experiments/ablation.py"]
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", *paths], cwd=HERE.parent,
+                               capture_output=True, text=True, timeout=10).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return "unknown"
     return out + (" with local changes" if dirty else "")
@@ -140,7 +142,7 @@ def reber_trial(seed: int, limit: int | None = None, eval_every: int = 250) -> d
     def predict(x):
         return net.forward(x)["y"]
 
-    n, success, scores = 0, False, {}
+    n, success = 0, False
     for n in range(1, (limit or setup.limit) + 1):
         trainer.reset()
         string = ids[rng.integers(len(ids))]
@@ -149,14 +151,18 @@ def reber_trial(seed: int, limit: int | None = None, eval_every: int = 250) -> d
         if not _finite(net):
             break
         if n % eval_every == 0:
-            scores = {split: task.evaluate(predict, split=split)["fraction_correct"] for split in ("train", "test")}
+            scores = _reber_scores(task, predict)
             if scores["train"] == 1.0 and scores["test"] == 1.0:
                 success = True
                 break
-    if not scores or not success:
-        scores = {split: task.evaluate(predict, split=split)["fraction_correct"] for split in ("train", "test")}
+    if not success:
+        scores = _reber_scores(task, predict)
     return {"seed": seed, "sequences": n, "stopped": success, "train_right": scores["train"],
             "test_right": scores["test"]}
+
+
+def _reber_scores(task: EmbeddedReber, predict) -> dict:
+    return {split: task.evaluate(predict, split=split)["fraction_correct"] for split in ("train", "test")}
 
 
 # Gers, Schmidhuber & Cummins 2000, Exp. 1: 4 blocks of 2 cells, shortcuts from the inputs to the outputs;
@@ -235,19 +241,19 @@ def _save(path: Path, data: dict) -> None:
     atomic_write(path, json.dumps(data, indent=1) + "\n")
 
 
-def run_1997(tasks: list[str], trials: int, out: Path = RUNS, log=print) -> None:
+def run_1997(tasks: list[str], trials: int, out: Path = RUNS, log=print, limit: int | None = None) -> None:
     """Run ``trials`` seeds (0, 1, ...) of each task and write out/<task>.json."""
     for name in tasks:
         start, load = time.perf_counter(), _load()
         results = []
         for seed in range(trials):
             t0 = time.perf_counter()
-            r = reber_trial(seed) if name == "reber" else last_step_trial(name, seed)
+            r = reber_trial(seed, limit) if name == "reber" else last_step_trial(name, seed, limit)
             r["wall_seconds"] = round(time.perf_counter() - t0, 1)
             log(f"  {name} seed {seed}: {r}")
             results.append(r)
         _save(out / f"{name}.json", {"task": name, "trials": results, "revision": _revision(),
-                                     "load_average": [load, _load()], "limit": SETUPS[name].limit,
+                                     "load_average": [load, _load()], "limit": limit or SETUPS[name].limit,
                                      "wall_seconds": round(time.perf_counter() - start, 1)})
 
 
@@ -284,13 +290,14 @@ def main(argv=None) -> int:
     t = sub.add_parser("tasks", help="the 1997 tasks with the 1997 protocol")
     t.add_argument("--tasks", nargs="+", choices=list(SETUPS), default=list(SETUPS))
     t.add_argument("--trials", type=int, default=2)
+    t.add_argument("--limit", type=int, help="training sequences at most (default: each task's own)")
     f = sub.add_parser("forget", help="continual embedded Reber, the 1997 cell against the forget-gate cell")
     f.add_argument("--networks", type=int, default=8)
     f.add_argument("--train-symbols", type=int, default=200_000)
     f.add_argument("--test-cap", type=int, default=100_000)
     args = p.parse_args(argv)
     if args.what == "tasks":
-        run_1997(args.tasks, args.trials, log=lambda s: print(s, flush=True))
+        run_1997(args.tasks, args.trials, limit=args.limit, log=lambda s: print(s, flush=True))
     else:
         run_forget(args.networks, args.train_symbols, args.test_cap, log=lambda s: print(s, flush=True))
     return 0

@@ -16,8 +16,8 @@ from lstm.lstm_cell import (
     LSTMCell,
     _check_options,
     as_tensor,
-    check_shape,
     check_blocks,
+    check_shape,
     check_sizes,
 )
 from minigrad import Tensor

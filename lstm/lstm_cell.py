@@ -29,15 +29,17 @@ from lstm.fused import lstm_step as fused_step
 from minigrad import Tensor, sigmoid, tanh
 from minigrad.nn import Module, Parameter
 
-VARIANTS = ("standard", "vanilla1997", "peephole", "coupled")
+VARIANTS = ("standard", "vanilla1997", "peephole", "coupled", "no_input_gate", "no_forget_gate",
+            "no_output_gate", "no_input_activation", "no_output_activation")
 PEEPHOLES = ("weight_ci", "weight_cf", "weight_co")
 
 
 class LSTMStep(NamedTuple):
     """Everything one step computes, each (B, H): the new state h, c and the gate values.
 
-    ``f`` is None for the vanilla1997 cell, which has no forget gate. A fused step (``fused=True``) is one
-    op: its gates are not values of the graph, and i, f, g, o are None.
+    A gate the cell does not have is None (``f`` of the vanilla1997 cell, the gate an ablation
+    removes). A fused step (``fused=True``) is one op: its gates are not values of the graph, and
+    i, f, g, o are None.
     """
 
     h: Tensor
@@ -144,6 +146,10 @@ class LSTMCell(Module):
               ``o = sigmoid(... + weight_co * c)``.
             - ``"coupled"``: one gate decides both: ``i = 1 - f``. The i rows of the weights are
               unused (their gradient is zero).
+            - The ablations of Greff et al. 2017 ("LSTM: A Search Space Odyssey"), each the standard cell
+              with one part removed: ``"no_input_gate"`` (i = 1), ``"no_forget_gate"`` (f = 1),
+              ``"no_output_gate"`` (o = 1), ``"no_input_activation"`` (g without tanh),
+              ``"no_output_activation"`` (h = o * c). A removed gate's rows of the weights are unused.
         dtype: the floating dtype of the Parameters; inputs given as arrays are converted to it.
         cells_per_block: S, memory cells per block sharing gates (vanilla1997 only; divides H).
         gate_bias: the papers' blockwise gate biases, e.g. ``{"i": [-3.0, -6.0]}``: gate ("i", "f",
@@ -386,6 +392,81 @@ class LSTMCell(Module):
             h = o * tanh(c)
         return LSTMStep(h, c, i, f, g, o)
 
+    # The ablations: the standard cell with one part removed (Greff et al. 2017).
+    def _no_input_gate(self, x, h, c, weights) -> LSTMStep:
+        _, (Wf, Uf, bf), (Wg, Ug, bg), (Wo, Uo, bo) = weights  # i rows unused
+        with mg.scope("forget_gate"):
+            f = sigmoid(x @ Wf + h @ Uf + bf)
+        with mg.scope("cell_candidate"):
+            g = tanh(x @ Wg + h @ Ug + bg)
+        with mg.scope("output_gate"):
+            o = sigmoid(x @ Wo + h @ Uo + bo)
+        with mg.scope("cell_state"):
+            c = f * c + g
+        with mg.scope("hidden_state"):
+            h = o * tanh(c)
+        return LSTMStep(h, c, None, f, g, o)
+
+    def _no_forget_gate(self, x, h, c, weights) -> LSTMStep:
+        (Wi, Ui, bi), _, (Wg, Ug, bg), (Wo, Uo, bo) = weights  # f rows unused
+        with mg.scope("input_gate"):
+            i = sigmoid(x @ Wi + h @ Ui + bi)
+        with mg.scope("cell_candidate"):
+            g = tanh(x @ Wg + h @ Ug + bg)
+        with mg.scope("output_gate"):
+            o = sigmoid(x @ Wo + h @ Uo + bo)
+        with mg.scope("cell_state"):
+            c = c + i * g
+        with mg.scope("hidden_state"):
+            h = o * tanh(c)
+        return LSTMStep(h, c, i, None, g, o)
+
+    def _no_output_gate(self, x, h, c, weights) -> LSTMStep:
+        (Wi, Ui, bi), (Wf, Uf, bf), (Wg, Ug, bg), _ = weights  # o rows unused
+        with mg.scope("input_gate"):
+            i = sigmoid(x @ Wi + h @ Ui + bi)
+        with mg.scope("forget_gate"):
+            f = sigmoid(x @ Wf + h @ Uf + bf)
+        with mg.scope("cell_candidate"):
+            g = tanh(x @ Wg + h @ Ug + bg)
+        with mg.scope("cell_state"):
+            c = f * c + i * g
+        with mg.scope("hidden_state"):
+            h = tanh(c)
+        return LSTMStep(h, c, i, f, g, None)
+
+    def _no_input_activation(self, x, h, c, weights) -> LSTMStep:
+        (Wi, Ui, bi), (Wf, Uf, bf), (Wg, Ug, bg), (Wo, Uo, bo) = weights
+        with mg.scope("input_gate"):
+            i = sigmoid(x @ Wi + h @ Ui + bi)
+        with mg.scope("forget_gate"):
+            f = sigmoid(x @ Wf + h @ Uf + bf)
+        with mg.scope("cell_candidate"):
+            g = x @ Wg + h @ Ug + bg
+        with mg.scope("output_gate"):
+            o = sigmoid(x @ Wo + h @ Uo + bo)
+        with mg.scope("cell_state"):
+            c = f * c + i * g
+        with mg.scope("hidden_state"):
+            h = o * tanh(c)
+        return LSTMStep(h, c, i, f, g, o)
+
+    def _no_output_activation(self, x, h, c, weights) -> LSTMStep:
+        (Wi, Ui, bi), (Wf, Uf, bf), (Wg, Ug, bg), (Wo, Uo, bo) = weights
+        with mg.scope("input_gate"):
+            i = sigmoid(x @ Wi + h @ Ui + bi)
+        with mg.scope("forget_gate"):
+            f = sigmoid(x @ Wf + h @ Uf + bf)
+        with mg.scope("cell_candidate"):
+            g = tanh(x @ Wg + h @ Ug + bg)
+        with mg.scope("output_gate"):
+            o = sigmoid(x @ Wo + h @ Uo + bo)
+        with mg.scope("cell_state"):
+            c = f * c + i * g
+        with mg.scope("hidden_state"):
+            h = o * c
+        return LSTMStep(h, c, i, f, g, o)
+
     def __repr__(self) -> str:
         return (
             f"LSTMCell({self.input_size}, {self.hidden_size}, bias={self.bias}, "
@@ -398,6 +479,11 @@ _STEPS = {
     "vanilla1997": LSTMCell._vanilla1997,
     "peephole": LSTMCell._peephole,
     "coupled": LSTMCell._coupled,
+    "no_input_gate": LSTMCell._no_input_gate,
+    "no_forget_gate": LSTMCell._no_forget_gate,
+    "no_output_gate": LSTMCell._no_output_gate,
+    "no_input_activation": LSTMCell._no_input_activation,
+    "no_output_activation": LSTMCell._no_output_activation,
 }
 
 
@@ -434,6 +520,6 @@ def _check_options(who: str, variant, truncated_gradient: bool, bias: bool, forg
             f"{who}: truncated_gradient is the 1997 cell's training rule; it needs "
             f"variant='vanilla1997', got {variant!r}"
         )
-    if forget_bias and (not bias or variant == "vanilla1997"):
-        why = "bias=False" if not bias else "the vanilla1997 cell has no forget gate"
+    if forget_bias and (not bias or variant in ("vanilla1997", "no_forget_gate")):
+        why = "bias=False" if not bias else f"the {variant} cell has no forget gate"
         raise ValueError(f"{who}: forget_bias={forget_bias} cannot be used: {why}")

@@ -311,7 +311,8 @@ def test_construction_errors():
         ({"num_layers": 0}, "LSTM: num_layers must be a positive integer, got 0"),
         ({"name": "a/b"}, "LSTM: name must be a non-empty string without '/', got 'a/b'"),
         ({"variant": "lstm"},
-         "LSTM: variant must be one of standard, vanilla1997, peephole, coupled; got 'lstm'"),
+         "LSTM: variant must be one of standard, vanilla1997, peephole, coupled, no_input_gate, "
+         "no_forget_gate, no_output_gate, no_input_activation, no_output_activation; got 'lstm'"),
     ]:
         with pytest.raises(ValueError) as info:
             LSTM(2, 3, **kwargs)
