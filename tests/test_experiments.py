@@ -8,6 +8,7 @@ import json
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from lstm.train import TrainConfig, train
@@ -105,3 +106,32 @@ def test_on_eval_returning_true_stops_training_at_that_step(tmp_path):
     again = train(config, progress=False)
     for (name, p), (_, q) in zip(resumed.model.named_parameters(), again.model.named_parameters()):
         assert (p.data == q.data).all(), name
+
+
+def test_protocol_1997_quick_run_writes_its_section_beside_the_papers_rows(paper_tasks, tmp_path, capsys):
+    results = tmp_path / "results.md"
+    results.write_text("<!-- modern: begin -->\nmodern table\n<!-- modern: end -->\n")
+    argv = ["--protocol", "1997", "--quick", "--trials", "1", "--tasks", "adding", "reber",
+            "--out", str(tmp_path), "--results", str(results)]
+    assert paper_tasks.main(argv) == 0
+    text = results.read_text()
+    assert text.startswith("<!-- modern: begin -->\nmodern table\n<!-- modern: end -->\n")  # kept
+    assert "not results" in text
+    assert "| paper, Table 7 | 10 | - | 74,000 (mean of 10 trials) | 1 of 2560 |" in text
+    assert "| ours, 1997 protocol (at most 50 sequences) | 1 | 0 of 1 |" in text
+    assert "### reber (3 blocks of 2 cells" in text and "### temporal_order" not in text
+    trial = json.loads((tmp_path / "adding.json").read_text())["trials"][0]
+    assert trial["sequences"] == 50 and not trial["stopped"]
+    # --from-runs rebuilds the same section, once
+    assert paper_tasks.main([*argv, "--from-runs"]) == 0
+    assert results.read_text() == text
+
+
+def test_a_non_finite_output_is_never_right():
+    sys.path.insert(0, str(SCRIPT.parent))
+    import protocol1997
+
+    legal = np.array([[True, False, False], [False, True, True]])
+    y = np.array([[np.nan, 0.0, 0.0], [0.1, 0.9, np.nan]])
+    assert not protocol1997._right(y, legal).any()
+    assert protocol1997._right(np.array([[0.9, 0.1, 0.2], [0.1, 0.8, 0.7]]), legal).all()
