@@ -128,10 +128,9 @@ def test_protocol_1997_quick_run_writes_its_section_beside_the_papers_rows(paper
 
 
 def test_a_non_finite_output_is_never_right():
-    sys.path.insert(0, str(SCRIPT.parent))
-    import protocol1997
+    from lstm.paper1997 import right
 
     legal = np.array([[True, False, False], [False, True, True]])
     y = np.array([[np.nan, 0.0, 0.0], [0.1, 0.9, np.nan]])
-    assert not protocol1997._right(y, legal).any()
-    assert protocol1997._right(np.array([[0.9, 0.1, 0.2], [0.1, 0.8, 0.7]]), legal).all()
+    assert not right(y, legal).any()
+    assert right(np.array([[0.9, 0.1, 0.2], [0.1, 0.8, 0.7]]), legal).all()
