@@ -370,6 +370,7 @@ SITUATIONS = {
     "E21": _function_count,
     "E22": _function_shape,
     "E23": _function_raises,
+    "E24": lambda: lstm.LSTMCell(3, 4, variant="vanilla1997", cells_per_block=3),
 }
 
 
