@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lstm.paper1997 import SETUPS, continual_trial, last_step_trial, reber_trial
+from lstm.paper1997 import SETUPS, continual_trial, last_step_trial, plot_cell_states, reber_trial
 from lstm.tasks.reber import SYMBOLS, continual_stream
 
 HERE = Path(__file__).resolve().parent
@@ -107,7 +107,12 @@ def main(argv=None) -> int:
     f.add_argument("--networks", type=int, default=8)
     f.add_argument("--train-symbols", type=int, default=200_000)
     f.add_argument("--test-cap", type=int, default=100_000)
+    sub.add_parser("plot", help="draw figures/continual_cell_states.png from the stored cell states")
     args = p.parse_args(argv)
+    if args.what == "plot":
+        figure = HERE / "figures" / "continual_cell_states.png"
+        plot_cell_states(np.load(RUNS / "continual_cell_states.npz"), figure)
+        return 0
     if args.what == "tasks":
         run_1997(args.tasks, args.trials, limit=args.limit, log=lambda s: print(s, flush=True))
     else:

@@ -210,3 +210,28 @@ def continual_trial(forget: bool, seed: int, train_symbols: int, test_cap: int) 
 def trial(task: str, seed: int, limit: int | None = None) -> dict:
     """One trial of a 1997 task (a key of `SETUPS`) as the paper ran it, at most ``limit`` sequences."""
     return reber_trial(seed, limit) if task == "reber" else last_step_trial(task, seed, limit)
+
+
+def plot_cell_states(states, path=None):
+    """The cell states of both cells' stored networks over one test stream (``continual_cell_states.npz``
+    of `experiments/protocol1997.py`), one panel each, a grey line where each new string begins. Saves to
+    ``path`` if given; returns the figure."""
+    from lstm.plots import _pyplot
+
+    plt = _pyplot()
+    ids = states["ids"]
+    starts = [t for t in range(1, len(ids)) if SYMBOLS[ids[t]] == "B" and SYMBOLS[ids[t - 1]] == "E"]
+    fig, axes = plt.subplots(2, 1, figsize=(10, 5.6), sharex=True)
+    panels = (("lstm1997", "1997 cell, no forget gate"), ("forget", "with forget gates"))
+    for ax, (key, title) in zip(axes, panels):
+        for t in starts:
+            ax.axvline(t, color="0.85", lw=0.8)
+        ax.plot(states[f"{key}_s"], lw=1.2)
+        ax.set_title(f"{title} (network of seed {int(states[f'{key}_seed'])}): its 8 cell states, no reset",
+                     fontsize=10)
+        ax.set_ylabel("cell state $s_t$")
+    axes[1].set_xlabel("step of the stream (grey: a new string begins)")
+    fig.tight_layout()
+    if path is not None:
+        fig.savefig(path, dpi=110)
+    return fig

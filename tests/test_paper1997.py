@@ -45,3 +45,16 @@ def test_cli_refuses_a_task_the_1997_paper_did_not_define(capsys):
         "lstm train: error: --protocol 1997 trains the 1997 network on adding, temporal_order, reber; "
         "got --task chars"
     )
+
+
+def test_the_cell_state_plot_marks_every_new_string(tmp_path):
+    from lstm.paper1997 import plot_cell_states
+    from lstm.tasks.reber import continual_stream
+
+    ids, _ = continual_stream(np.random.default_rng(0), 3)
+    states = {"ids": ids, "lstm1997_s": np.zeros((ids.size, 8)), "forget_s": np.ones((ids.size, 8)),
+              "lstm1997_seed": 0, "forget_seed": 1}
+    fig = plot_cell_states(states, tmp_path / "states.png")
+    assert (tmp_path / "states.png").stat().st_size > 0
+    # two panels; each has a grey line at the B of strings 2 and 3, and the 8 states
+    assert [len(ax.lines) for ax in fig.axes] == [2 + 8, 2 + 8]
