@@ -56,20 +56,27 @@ def trial(variant: str, seed: int, budget: dict = BUDGET) -> dict:
 
 
 def plot(results: list[dict], path: Path) -> None:
-    """One panel: each cell's test loss per seed (dots) and median (bar)."""
-    import matplotlib
+    """Each cell's test loss (left, above the ideal predictor's) and test strings right (right): the
+    median over seeds (bar) and each seed (dot)."""
+    from lstm.plots import _pyplot
+    from lstm.tasks.reber import grammar_logits
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(8, 3.6))
-    for k, cell in enumerate(CELLS):
-        losses = [r["loss"] for r in results if r["variant"] == cell]
-        ax.bar(k, np.median(losses), color="#9ecae1" if cell != "standard" else "#3182bd", width=0.6)
-        ax.plot([k] * len(losses), losses, "k.", markersize=7)
-    ax.set_xticks(range(len(CELLS)), [LABELS[c] for c in CELLS], rotation=20)
-    ax.set_ylabel("test loss (nats per symbol)")
-    ax.set_title("Embedded Reber, same budget for every cell: median (bar) and seeds (dots)")
+    plt = _pyplot()
+    ideal = EmbeddedReber().evaluate(grammar_logits)["loss"]
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
+    for ax, key, scale in ((axes[0], "loss", 1), (axes[1], "fraction_correct", 100)):
+        for k, cell in enumerate(CELLS):
+            values = [scale * r[key] for r in results if r["variant"] == cell]
+            ax.bar(k, np.median(values), color="#9ecae1" if cell != "standard" else "#3182bd", width=0.6)
+            ax.plot([k] * len(values), values, "k.", markersize=7)
+        ax.set_xticks(range(len(CELLS)), [LABELS[c] for c in CELLS], rotation=30, fontsize=8)
+    axes[0].axhline(ideal, color="tab:red", ls="--", lw=1, label=f"ideal predictor {ideal:.3f}")
+    axes[0].set_ylim(ideal - 0.02, None)
+    axes[0].legend(loc="lower right", fontsize=8)
+    axes[0].set_ylabel("test loss (nats per symbol)")
+    axes[1].set_ylabel("test strings right at every step (%)")
+    fig.suptitle("Embedded Reber, the same budget for every cell: median over seeds (bar), each seed (dot)",
+                 fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -95,16 +102,16 @@ def main(argv=None) -> int:
     if args.from_runs:
         data = json.loads(RESULTS.read_text())
     else:
-        load, start, results = os.getloadavg()[0], time.perf_counter(), []
+        sys.path.insert(0, str(HERE))
+        from protocol1997 import _revision, _save
+
+        load, start, results, revision = os.getloadavg()[0], time.perf_counter(), [], _revision()
         with threadpool_limits(1):
             for cell in CELLS:
                 for seed in range(args.seeds):
                     results.append(trial(cell, seed))
                     print(results[-1], flush=True)
-        sys.path.insert(0, str(HERE))
-        from protocol1997 import _revision, _save
-
-        data = {"budget": BUDGET, "trials": results, "revision": _revision(),
+        data = {"budget": BUDGET, "trials": results, "revision": revision,
                 "load_average": [round(load, 2), round(os.getloadavg()[0], 2)],
                 "wall_seconds": round(time.perf_counter() - start, 1)}
         _save(RESULTS, data)

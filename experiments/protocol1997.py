@@ -55,6 +55,7 @@ def _save(path: Path, data: dict) -> None:
 
 def run_1997(tasks: list[str], trials: int, out: Path = RUNS, log=print, limit: int | None = None) -> None:
     """Run ``trials`` seeds (0, 1, ...) of each task and write out/<task>.json."""
+    revision = _revision()  # the code this process loaded, before anything can change it
     for name in tasks:
         start, load = time.perf_counter(), _load()
         results = []
@@ -64,7 +65,7 @@ def run_1997(tasks: list[str], trials: int, out: Path = RUNS, log=print, limit: 
             r["wall_seconds"] = round(time.perf_counter() - t0, 1)
             log(f"  {name} seed {seed}: {r}")
             results.append(r)
-        _save(out / f"{name}.json", {"task": name, "trials": results, "revision": _revision(),
+        _save(out / f"{name}.json", {"task": name, "trials": results, "revision": revision,
                                      "load_average": [load, _load()], "limit": limit or SETUPS[name].limit,
                                      "wall_seconds": round(time.perf_counter() - start, 1)})
 
@@ -72,7 +73,7 @@ def run_1997(tasks: list[str], trials: int, out: Path = RUNS, log=print, limit: 
 def run_forget(networks: int, train_symbols: int, test_cap: int, out: Path = RUNS, log=print) -> None:
     """The continual embedded Reber experiment for both cells; also stores the first networks' weights and
     their cell states over a test stream (for the plot and notebook 06)."""
-    start, load = time.perf_counter(), _load()
+    start, load, revision = time.perf_counter(), _load(), _revision()
     results, traces, best = [], {}, {}
     for forget in (False, True):
         for seed in range(networks):
@@ -91,7 +92,7 @@ def run_forget(networks: int, train_symbols: int, test_cap: int, out: Path = RUN
     out.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(out / "continual_cell_states.npz", **traces)
     _save(out / "continual_reber.json", {"networks": networks, "train_symbols": train_symbols,
-                                         "test_cap": test_cap, "trials": results, "revision": _revision(),
+                                         "test_cap": test_cap, "trials": results, "revision": revision,
                                          "load_average": [load, _load()],
                                          "wall_seconds": round(time.perf_counter() - start, 1)})
 

@@ -212,16 +212,16 @@ def trial(task: str, seed: int, limit: int | None = None) -> dict:
     return reber_trial(seed, limit) if task == "reber" else last_step_trial(task, seed, limit)
 
 
-def plot_cell_states(states, path=None):
+def plot_cell_states(states, path=None, figsize=(10, 5.6)):
     """The cell states of both cells' stored networks over one test stream (``continual_cell_states.npz``
     of `experiments/protocol1997.py`), one panel each, a grey line where each new string begins. Saves to
-    ``path`` if given; returns the figure."""
+    ``path`` if given; returns the figure (``figsize`` in inches)."""
     from lstm.plots import _pyplot
 
     plt = _pyplot()
     ids = states["ids"]
     starts = [t for t in range(1, len(ids)) if SYMBOLS[ids[t]] == "B" and SYMBOLS[ids[t - 1]] == "E"]
-    fig, axes = plt.subplots(2, 1, figsize=(10, 5.6), sharex=True)
+    fig, axes = plt.subplots(2, 1, figsize=figsize, sharex=True)
     panels = (("lstm1997", "1997 cell, no forget gate"), ("forget", "with forget gates"))
     for ax, (key, title) in zip(axes, panels):
         for t in starts:
