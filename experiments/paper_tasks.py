@@ -477,13 +477,17 @@ def tables_1997(runs: Path) -> str:
             "",
             "| cell | networks | reached the cap | test run: median (range) | longest training run: median |",
             "|---|---|---|---|---|",
+            "| paper (its abstract) | | standard LSTM fails the continual task; with forget gates it "
+            "solves it | | |",
         ]
         for forget, label in ((False, "1997 cell, no resets"), (True, "forget gates")):
             rs = [t for t in data["trials"] if t["forget"] == forget]
             perfect = sum(t["test_run"] >= data["test_cap"] for t in rs)
             parts.append(f"| {label} | {len(rs)} | {perfect} | {_spread([t['test_run'] for t in rs])} | "
                          f"{np.median([t['longest_training_run'] for t in rs]):,.0f} |")
-        parts += ["", f"Run: {_machine(data)}.", ""]
+        parts += ["", "The cell states of each cell's best network over a test stream: "
+                  "`experiments/figures/continual_cell_states.png` "
+                  "(`python experiments/protocol1997.py plot`).", "", f"Run: {_machine(data)}.", ""]
     path = runs / "ablation.json"
     if path.exists():
         data = json.loads(path.read_text())
