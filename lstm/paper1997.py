@@ -35,12 +35,12 @@ class Setup:
 
 SETUPS = {
     # Exp. 4, Table 7 (T = 100): 2 blocks of 2 cells, 93 weights, input-gate biases -3, -6, lr 0.5
-    "adding": Setup(Shape(n_in=2, n_blocks=2, cells=2, n_out=1), 0.1, {"i": [-3.0, -6.0]}, 0.5, 30_000,
+    "adding": Setup(Shape(n_in=2, n_blocks=2, cells=2, n_out=1), 0.1, {"i": [-3.0, -6.0]}, 0.5, 50_000,
                     {"wrong": "1 of 2560", "sequences": "74,000 (mean of 10 trials)", "trials": "10"},
                     tolerance=0.04, stop_error=0.01),
     # Exp. 6a, Table 9: 2 blocks of 2 cells, 156 weights, input-gate biases -2, -4, lr 0.5
     "temporal_order": Setup(Shape(n_in=8, n_blocks=2, cells=2, n_out=4), 0.1, {"i": [-2.0, -4.0]}, 0.5,
-                            30_000,
+                            40_000,
                             {"wrong": "1 of 2560", "sequences": "31,390 (mean of 20 trials)", "trials": "20"},
                             tolerance=0.3, stop_error=0.1),
     # Exp. 1, Table 1: 3 blocks of 2 cells, output-gate biases -1, -2, -3, weights in [-0.2, 0.2]
