@@ -27,7 +27,7 @@ class Setup:
     scale: float  # weights uniform in [-scale, scale]
     gate_bias: dict
     lr: float
-    limit: int  # training sequences at most (ours; the paper's runs had no such limit)
+    limit: int  # training sequences at most (ours, to fit the compute budget)
     paper: dict = field(default_factory=dict)
     tolerance: float = 0.0  # last-step tasks: a sequence is right if every output's |error| < tolerance
     stop_error: float = 0.0  # ... and training stops when the recent 2000 are right and their MSE < this
@@ -48,8 +48,6 @@ SETUPS = {
                    {"success": "97-100 % of trials (over the rows of its Table 1)",
                     "sequences": "8,440 to 39,740 (per row)", "trials": "3 learning rates x 10"}),
 }
-
-
 
 
 def _network(setup: Setup, rng: np.random.Generator) -> Network:
