@@ -3,6 +3,12 @@
     python experiments/paper_tasks.py                         # every task, ~30 min on 2 cores
     python experiments/paper_tasks.py --tasks adding          # one task
     python experiments/paper_tasks.py --quick --out /tmp/qc   # plumbing only, seconds
+    python experiments/paper_tasks.py --protocol 1997 --trials 2   # the 1997 networks, run as in 1997
+    python experiments/paper_tasks.py --protocol 1997 --from-runs  # rebuild those tables only
+
+``--protocol modern`` (the default) trains today's configuration below. ``--protocol 1997`` trains the 1997
+networks online with the 1997 rules (`experiments/protocol1997.py`, `lstm.online`) and writes their tables,
+beside the paper's rows and with the forget-gate and ablation experiments when their runs exist.
 
 Each task has one tuned configuration (`EXPERIMENTS`), seeded, with a bounded number of steps. A run
 is evaluated every ``eval_every`` steps on a *validation* set (drawn from another seed than the test
@@ -187,7 +193,8 @@ def train_once(name: str, config: TrainConfig, run_dir: Path, log=print) -> dict
     return metrics
 
 
-def run(name: str, out: Path, quick: bool = False, log=print, from_runs: bool = False) -> dict:
+def run(name: str, out: Path, quick: bool = False, log=print, from_runs: bool = False,
+        trials: int | None = None) -> dict:
     """Train task ``name`` with its configuration (``trials`` seeds); runs go under out/name.
 
     Returns a row of the results table: our figure, the paper's, training sequences, wall time. With
@@ -199,7 +206,8 @@ def run(name: str, out: Path, quick: bool = False, log=print, from_runs: bool = 
     config = replace(exp.config, **exp.quick) if quick else replace(exp.config)
     config.task_options = dict(config.task_options)
     trials = []
-    for k in range(min(exp.trials, 2) if quick else exp.trials):
+    n_trials = trials or exp.trials
+    for k in range(min(n_trials, 2) if quick else n_trials):
         trial = replace(config, seed=config.seed + k)
         run_dir = out / name if k == 0 else out / name / f"seed{trial.seed}"
         trials.append(_load_run(run_dir, trial) if from_runs else train_once(name, trial, run_dir, log))
@@ -379,19 +387,169 @@ def main(argv=None) -> int:
     p.add_argument("--threads", type=int, default=1, help="BLAS threads")
     p.add_argument("--from-runs", action="store_true",
                    help="train nothing: rebuild the table from the metrics.json files under --out")
+    p.add_argument("--protocol", choices=("modern", "1997"), default="modern",
+                   help="today's configuration, or the 1997 networks trained as the paper did")
+    p.add_argument("--trials", type=int, help="seeds per task (default: each task's own)")
     args = p.parse_args(argv)
+    if args.trials is not None and args.trials < 1:
+        p.error(f"--trials must be a positive integer, got {args.trials}")
+    if args.protocol == "1997":
+        return main_1997(args)
     results = args.results or (args.out / "results.md" if args.quick else HERE / "results.md")
     rows = []
     with threadpool_limits(args.threads):
         for name in args.tasks:
             print(f"{name}: {EXPERIMENTS[name].target}", flush=True)
             rows.append(run(name, args.out, args.quick, log=lambda s: print(s, flush=True),
-                            from_runs=args.from_runs))
+                            from_runs=args.from_runs, trials=args.trials))
     text = report(rows, args.quick, args.threads)
-    results.parent.mkdir(parents=True, exist_ok=True)
-    results.write_text(text)
+    write_section(results, "modern", text)
     print(table(rows))
     print(f"wrote {results}")
+    return 0
+
+
+def write_section(path: Path, name: str, text: str) -> None:
+    """Put ``text`` between this section's markers in ``path``, keeping every other section (each
+    protocol writes its own part of results.md)."""
+    from minigrad.files import atomic_write
+
+    begin, end = f"<!-- {name}: begin -->", f"<!-- {name}: end -->"
+    block = f"{begin}\n{text}{end}\n"
+    old = path.read_text() if path.exists() else ""
+    if begin in old and end in old:
+        new = old[: old.index(begin)] + block + old[old.index(end) + len(end) + 1 :]
+    else:
+        new = old + ("\n" if old else "") + block
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(path, new)
+
+
+# -- the 1997 protocol -------------------------------------------------------------------------------
+def _spread(values: list, fmt: str = "{:,.0f}") -> str:
+    if not values:
+        return "-"
+    if len(values) == 1:
+        return fmt.format(values[0])
+    return f"{fmt.format(np.median(values))} ({fmt.format(min(values))}-{fmt.format(max(values))})"
+
+
+def _machine(data: dict) -> str:
+    load = " -> ".join(str(x) for x in data["load_average"])
+    return f"commit {data['revision']}, load {load}, wall {_minutes(data['wall_seconds'])}"
+
+
+def tables_1997(runs: Path) -> str:
+    """Markdown: per 1997 task, the paper's row beside ours; then the continual task and the ablation,
+    each from its run files under ``runs`` (a part whose file is missing is left out)."""
+    sys.path.insert(0, str(HERE))
+    import ablation
+    import protocol1997
+
+    parts = [
+        "## The 1997 protocol",
+        "",
+        "Written by `experiments/paper_tasks.py --protocol 1997` from `experiments/runs1997/*.json`. "
+        "The 1997 networks (`lstm.online`: memory blocks sharing gates, the 1997 truncated gradient, "
+        "plain SGD, one sequence at a time with the activations reset at its start), initialised and "
+        "trained as the paper says; a trial stops at the paper's rule or at our limit of training "
+        "sequences. Modern: the table above (today's configuration, batches and Adam). A non-finite "
+        "output is never right.",
+        "",
+    ]
+    for name, setup in protocol1997.SETUPS.items():
+        path = runs / f"{name}.json"
+        if not path.exists():
+            continue
+        data = json.loads(path.read_text())
+        trials = data["trials"]
+        ok = [t for t in trials if t["stopped"]]
+        paper = setup.paper
+        if name == "reber":
+            result = "; ".join(f"seed {t['seed']}: {t['train_right']:.0%} train, {t['test_right']:.0%} test"
+                               for t in trials)
+            head = "| | trials | successful | sequences to success: median (range) | strings right |"
+            paper_row = (f"| paper, Table 1 | {paper['trials']} | {paper['success']} | {paper['sequences']} "
+                         "| all |")
+        else:
+            result = "; ".join(f"seed {t['seed']}: {t['wrong']:,}" for t in trials)
+            head = "| | trials | successful | sequences to success: median (range) | wrong of 2560 |"
+            paper_row = (f"| paper, Table {7 if name == 'adding' else 9} | {paper['trials']} | - | "
+                         f"{paper['sequences']} | {paper['wrong']} |")
+        shape = setup.shape
+        parts += [
+            f"### {name} ({shape.n_blocks} blocks of {shape.cells} cells, {shape.n_weights()} weights, "
+            f"lr {setup.lr}, gate biases {setup.gate_bias})",
+            "",
+            head,
+            "|---|---|---|---|---|",
+            paper_row,
+            f"| ours, 1997 protocol (at most {data['limit']:,} sequences) | {len(trials)} | {len(ok)} of "
+            f"{len(trials)} | {_spread([t['sequences'] for t in ok])} | {result} |",
+            "| ours, modern | see the table above | | | |",
+            "",
+            f"Run: {_machine(data)}.",
+            "",
+        ]
+    path = runs / "continual_reber.json"
+    if path.exists():
+        data = json.loads(path.read_text())
+        parts += [
+            "## The forget gate: continual embedded Reber (Gers, Schmidhuber & Cummins 2000, Exp. 1)",
+            "",
+            f"{data['networks']} networks per cell, each trained online on {data['train_symbols']:,} symbols "
+            "of concatenated strings (a stream ends at the first wrong prediction; the next starts from a "
+            f"reset network), then tested on a fresh stream: the successive right predictions, up to "
+            f"{data['test_cap']:,} (the paper's \"perfect\" is 10^6).",
+            "",
+            "| cell | networks | reached the cap | test run: median (range) | longest training run: median |",
+            "|---|---|---|---|---|",
+            "| paper (its abstract) | | standard LSTM fails the continual task; with forget gates it "
+            "solves it | | |",
+        ]
+        for forget, label in ((False, "1997 cell, no resets"), (True, "forget gates")):
+            rs = [t for t in data["trials"] if t["forget"] == forget]
+            perfect = sum(t["test_run"] >= data["test_cap"] for t in rs)
+            parts.append(f"| {label} | {len(rs)} | {perfect} | {_spread([t['test_run'] for t in rs])} | "
+                         f"{np.median([t['longest_training_run'] for t in rs]):,.0f} |")
+        parts += ["", "The cell states of each cell's best network over a test stream: "
+                  "`experiments/figures/continual_cell_states.png` "
+                  "(`python experiments/protocol1997.py plot`).", "", f"Run: {_machine(data)}.", ""]
+    path = runs / "ablation.json"
+    if path.exists():
+        data = json.loads(path.read_text())
+        budget = ", ".join(f"{k} {v}" for k, v in data["budget"].items())
+        parts += [
+            "## Gate by gate (in the spirit of Greff et al. 2017), embedded Reber",
+            "",
+            f"Same budget for every cell ({budget}; Adam), test set of 256 strings. Plot: "
+            "`experiments/figures/ablation.png` (`python experiments/ablation.py --from-runs`).",
+            "",
+            ablation.table(data),
+            "",
+            f"Run: {_machine(data)}.",
+            "",
+        ]
+    return "\n".join(parts)
+
+
+def main_1997(args) -> int:
+    sys.path.insert(0, str(HERE))
+    import protocol1997
+
+    # --quick: 50 sequences per trial under --out, a plumbing check; else the committed runs1997/
+    runs = args.out if args.quick else protocol1997.RUNS
+    if not args.from_runs:
+        tasks = [t for t in args.tasks if t in protocol1997.SETUPS]
+        with threadpool_limits(args.threads):
+            protocol1997.run_1997(tasks, args.trials or 2, runs, log=lambda s: print(s, flush=True),
+                                  limit=50 if args.quick else None)
+    text = tables_1997(runs)
+    if args.quick:
+        text = "**--quick: 50 training sequences per trial, a plumbing check; not results.**\n\n" + text
+    results = args.results or (args.out / "results.md" if args.quick else HERE / "results.md")
+    write_section(results, "1997", text)
+    print(text)
     return 0
 
 

@@ -15,17 +15,21 @@ Where things are:
     tasks/         seeded training tasks (adding problem, temporal order, Reber grammar, copying, text)
     models.py      `SequenceModel`: an LSTM with a linear readout, for the tasks
     train.py       training by backpropagation through time; sampling.py, plots.py: text and pictures
+    fused.py       the layer (fused_kernel.py) and the step as one hand-derived op each; allocator.py:
+                   training's memory policy
+    online.py      the papers' networks (memory blocks, 1997 truncated gradient) in NumPy, trained online;
+    paper1997.py   the papers' setups and trials
 
 Every module above is imported with the package, so ``lstm.compare`` or ``lstm.plots`` works after a plain
 ``import lstm``; none of them imports matplotlib or tqdm until a function needs it.
 """
 
-from lstm import compare, convert, models, plots, reference, sampling, tasks, train
+from lstm import compare, convert, models, online, paper1997, plots, reference, sampling, tasks, train
 from lstm.layer import LSTM
 from lstm.lstm_cell import GateWeights, LSTMCell, LSTMStep, LSTMWeights
 from lstm.rnn_cells import GRUCell, RNNCell
 
 __all__ = [
     "GRUCell", "GateWeights", "LSTM", "LSTMCell", "LSTMStep", "LSTMWeights", "RNNCell", "compare",
-    "convert", "models", "plots", "reference", "sampling", "tasks", "train",
+    "convert", "models", "online", "paper1997", "plots", "reference", "sampling", "tasks", "train",
 ]  # fmt: skip

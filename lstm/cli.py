@@ -150,6 +150,11 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--threads", type=_positive_int, default=1, metavar="N",
                    help=_help("BLAS threads: 1 is fastest for these matrix sizes, and steady on a busy "
                               "machine", POSITIVE_INT))
+    t.add_argument("--protocol", choices=("modern", "1997"), default="modern",
+                   help=_help("1997: the paper's network for --task adding, temporal_order or reber (memory "
+                              "blocks, truncated gradient), trained online, one sequence at a time, and "
+                              "--steps caps its sequences; modern: this command's batched training",
+                              "modern or 1997"))
     t.set_defaults(func=cmd_train)
 
     s = sub.add_parser("sample", help="generate text from a character-model checkpoint",
@@ -210,6 +215,8 @@ def build_parser() -> argparse.ArgumentParser:
 def cmd_train(args) -> int:
     from lstm.train import TrainConfig, format_metrics, train, write_metrics
 
+    if args.protocol == "1997":
+        return _train_1997(args)
     if args.text is not None and args.task != "chars":
         raise ValueError("--text is only used by --task chars")
     if args.resume and args.checkpoint is None and args.out is None:
@@ -275,6 +282,19 @@ def _verdict(result) -> str:
     if result.beat_baseline():
         return f"beat the baseline: {against}"
     return f"did NOT beat the baseline: {against}; it has not learned the task yet (try more --steps)"
+
+
+def _train_1997(args) -> int:
+    from lstm.paper1997 import SETUPS, trial
+
+    if args.task not in SETUPS:
+        raise ValueError(
+            f"--protocol 1997 trains the 1997 network on {', '.join(SETUPS)}; got --task {args.task}"
+        )
+    print(f"task {args.task}, seed {args.seed}: the 1997 network and protocol, at most {args.steps} "
+          "sequences", flush=True)
+    print(trial(args.task, args.seed, args.steps))
+    return 0
 
 
 def _pictures(result, out: Path) -> list[tuple[Path, str]]:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from typing import NamedTuple
 
 import numpy as np
 
@@ -28,7 +29,7 @@ from lstm.compare import problems
 from lstm.lstm_cell import LSTMCell
 from lstm.reference import GATE_ORDER, gate_slices
 
-__all__ = ["check_bptt_backward", "check_step_backward", "check_step_forward"]
+__all__ = ["check_block_step", "check_bptt_backward", "check_step_backward", "check_step_forward"]
 
 ACTIVATION = {"i": "sigmoid", "f": "sigmoid", "g": "tanh", "o": "sigmoid"}
 
@@ -182,3 +183,84 @@ def check_bptt_backward(my_fn: Callable, **options) -> compare.GradientReport | 
     printing NOT DONE YET, when my_fn raises NotImplementedError)."""
     return _run("check_bptt_backward", my_fn, "my_fn(dout, cache, dh_T, dc_T) -> (dx, dh0, dc0, grads)",
                 lambda fn: compare.compare_sequence_gradients(fn, **options))  # fmt: skip
+
+
+class BlockStepReport(NamedTuple):
+    """What `check_block_step` found: ``ok``, and one line per departure (true when ok)."""
+
+    ok: bool
+    lines: list
+
+    def __bool__(self) -> bool:
+        return self.ok
+
+    def __str__(self) -> str:
+        return "\n".join("  " + line for line in self.lines)
+
+
+def check_block_step(my_fn: Callable, n_blocks: int = 2, cells_per_block: int = 2, batch_size: int = 3,
+                     seed: int = 0) -> BlockStepReport | None:
+    """Check ``my_fn(a, s_prev, forget) -> (s, y_c)``: one step of a layer of memory blocks (notebook 06),
+    against `lstm.online.Network` with and without forget gates.
+
+    ``a`` (B, G * n_blocks + H) holds the net inputs: the blocks' input gates, their forget gates (only when
+    ``forget``), their output gates, then the H = n_blocks * cells_per_block cells' inputs; ``s_prev`` (B, H)
+    is the previous cell state. Prints PASS or FAIL (with which output departs and the equation to check)
+    and returns the report, true when it passed; None, after printing NOT DONE YET, when my_fn raises
+    NotImplementedError.
+    """
+    who = "check_block_step"
+    sizes = {"n_blocks": n_blocks, "cells_per_block": cells_per_block, "batch_size": batch_size}
+    for name, size in sizes.items():
+        if not isinstance(size, int) or size < 1:
+            raise ValueError(f"{who}: {name} must be a positive integer, got {size!r}")
+    return _run(who, my_fn, "my_fn(a, s_prev, forget) -> (s, y_c)",
+                lambda fn: _block_report(who, fn, n_blocks, cells_per_block, batch_size, seed))
+
+
+def _block_report(who: str, fn: Callable, n_blocks: int, cells_per_block: int, batch_size: int,
+                  seed: int) -> BlockStepReport:
+    from lstm.online import Network, Shape
+
+    rng = np.random.default_rng(seed)
+    H = n_blocks * cells_per_block
+    problems = []
+    for forget in (False, True):
+        n_a = (3 if forget else 2) * n_blocks + H
+        a, s_prev = rng.normal(0, 2, (batch_size, n_a)), rng.normal(0, 2, (batch_size, H))
+        # a network whose gates and cells read a directly: net input = x @ identity, no bias
+        shape = Shape(n_in=n_a, n_blocks=n_blocks, cells=cells_per_block, n_out=1, forget=forget,
+                      gate_recurrence=False)
+        rows = np.hstack([np.eye(n_a), np.zeros((n_a, shape.Z - n_a))])
+        weights = {"W_y": np.zeros((1, shape.Zy))}
+        start = 0
+        for gate in (*shape.gates, "g"):
+            n = H if gate == "g" else n_blocks
+            weights[f"W_{gate}"] = rows[start : start + n]
+            start += n
+        zeros = np.zeros((batch_size, H))
+        out = Network(shape, weights).forward(a[:, None], (s_prev, zeros, zeros[:, :0]))
+        o = np.repeat(out["o"][:, 0], cells_per_block, axis=1)
+        expected = {"s": out["s"][:, 0], "y_c": o * out["hs"][:, 0]}
+        result = fn(a.copy(), s_prev.copy(), forget)
+        if not isinstance(result, (tuple, list)) or len(result) != 2:
+            raise ValueError(f"{who}: your function must return (s, y_c), got {type(result).__name__}")
+        for name, value in zip(("s", "y_c"), result):
+            value = np.asarray(value, dtype=float)
+            if value.shape != (batch_size, H):
+                problems.append(f"forget={forget}: {name} has shape {value.shape}, "
+                                f"expected {(batch_size, H)}")
+            elif not np.allclose(value, expected[name], rtol=1e-10, atol=1e-12):
+                err = np.max(np.abs(value - expected[name]))
+                problems.append(f"forget={forget}: {name} wrong (max abs error {err:.2g}); "
+                                + _BLOCK_HINT[name])
+    agree = (f"s and y_c agree with lstm.online for {n_blocks} blocks of {cells_per_block} cells, without "
+             "and with forget gates")
+    return BlockStepReport(not problems, problems or [agree])
+
+
+_BLOCK_HINT = {
+    "s": "s = f * s_prev + i * g, with each block's gate repeated for its cells (f = 1 without forget "
+         "gates) and g = 4 sigmoid(a_g) - 2",
+    "y_c": "y_c = o * (2 sigmoid(s) - 1), with the new s and each block's output gate repeated for its cells",
+}

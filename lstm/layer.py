@@ -17,6 +17,7 @@ from lstm.lstm_cell import (
     LSTMCell,
     _check_options,
     as_tensor,
+    check_blocks,
     check_shape,
     check_sizes,
 )
@@ -33,7 +34,9 @@ class LSTM(Module):
         return_sequences: False gives the top layer's last hidden state (B, H); True gives its hidden
             state at every step (B, T, H).
         return_state: also return h_n and c_n, the last h and c of every layer, each (L, B, H).
-        bias, forget_bias, variant, dtype, truncated_gradient: as for `LSTMCell`, for every layer.
+        bias, forget_bias, variant, dtype, truncated_gradient, cells_per_block, gate_bias: as for
+            `LSTMCell`, for every layer (the 1997 architecture: ``variant="vanilla1997",
+            truncated_gradient=True, cells_per_block=2, gate_bias={"i": [-3.0, -6.0]}``).
         rng: a ``np.random.Generator`` or a seed; layers draw from it in order.
         name: the scope the forward runs in.
         fused: run each layer as ONE op over the whole sequence, forward and backpropagation through
@@ -67,6 +70,8 @@ class LSTM(Module):
         name: str = "lstm",
         truncated_gradient: bool = False,
         fused: bool = False,
+        cells_per_block: int = 1,
+        gate_bias: dict | None = None,
     ):
         if not isinstance(num_layers, (int, np.integer)) or isinstance(num_layers, bool) or num_layers < 1:
             raise ValueError(f"LSTM: num_layers must be a positive integer, got {num_layers!r}")
@@ -74,6 +79,8 @@ class LSTM(Module):
             raise ValueError(f"LSTM: name must be a non-empty string without '/', got {name!r}")
         dtype = check_sizes("LSTM", input_size, hidden_size, dtype)
         _check_options("LSTM", variant, truncated_gradient, bias, forget_bias, fused)
+        check_blocks("LSTM", variant, hidden_size, cells_per_block, gate_bias, bias)
+        self.cells_per_block = cells_per_block
         rng = np.random.default_rng(rng)
         self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
         self.return_sequences, self.return_state = return_sequences, return_state
@@ -82,7 +89,7 @@ class LSTM(Module):
         for k in range(num_layers):
             cell = LSTMCell(
                 input_size if k == 0 else hidden_size, hidden_size, bias, forget_bias, rng, variant,
-                dtype, truncated_gradient,
+                dtype, truncated_gradient, cells_per_block=cells_per_block, gate_bias=gate_bias,
             )  # fmt: skip
             for pname, p in cell.named_parameters():
                 p.name = f"{pname}_l{k}"  # drawings label parameters with PyTorch's names
@@ -97,7 +104,8 @@ class LSTM(Module):
         """Layer k as an `LSTMCell` that shares this layer's Parameters (not copies), e.g. to
         inspect one step with ``cell.step``."""
         params = self._layer_parameters(self._layer_index(k, "cell"))
-        return LSTMCell.from_parameters(params, self.variant, self.truncated_gradient, self.fused)
+        return LSTMCell.from_parameters(params, self.variant, self.truncated_gradient, self.fused,
+                                        self.cells_per_block)
 
     @property
     def cells(self) -> list[LSTMCell]:

@@ -30,15 +30,17 @@ from lstm.fused import lstm_step as fused_step
 from minigrad import Tensor, sigmoid, tanh
 from minigrad.nn import Module, Parameter
 
-VARIANTS = ("standard", "vanilla1997", "peephole", "coupled")
+VARIANTS = ("standard", "vanilla1997", "peephole", "coupled", "no_input_gate", "no_forget_gate",
+            "no_output_gate", "no_input_activation", "no_output_activation")
 PEEPHOLES = ("weight_ci", "weight_cf", "weight_co")
 
 
 class LSTMStep(NamedTuple):
     """Everything one step computes, each (B, H): the new state h, c and the gate values.
 
-    ``f`` is None for the vanilla1997 cell, which has no forget gate. A fused step (``fused=True``) is one
-    op: its gates are not values of the graph, and i, f, g, o are None.
+    A gate the cell does not have is None (``f`` of the vanilla1997 cell, the gate an ablation
+    removes). A fused step (``fused=True``) is one op: its gates are not values of the graph, and
+    i, f, g, o are None.
     """
 
     h: Tensor
@@ -133,14 +135,27 @@ class LSTMCell(Module):
               ``h = o * (2 sigmoid(c) - 1)`` in (-1, 1). The f rows of the weights are unused
               (their gradient is zero). ``truncated_gradient=True`` is the paper's truncated
               backprop: h_prev enters the gates through a stop-gradient (``detach``), so errors
-              flow back in time only along the cell state.
+              flow back in time only along the cell state (the paper's rule: errors arriving at a gate's
+              or a cell's net input are not propagated further back in time, though they change its
+              incoming weights). ``cells_per_block=S`` groups the H cells into H/S memory blocks
+              sharing one input and one output gate: the gates use only the first H/S rows of their
+              blocks of the weights (the other rows are unused, their gradient zero), and each block's
+              gate value multiplies all S of its cells.
             - ``"peephole"``: Gers & Schmidhuber 2000: i and f also see c_prev, o sees the new c,
               through diagonal weights ``weight_ci``, ``weight_cf``, ``weight_co`` (H,):
               ``i = sigmoid(... + weight_ci * c_prev)``, ``f = sigmoid(... + weight_cf * c_prev)``,
               ``o = sigmoid(... + weight_co * c)``.
             - ``"coupled"``: one gate decides both: ``i = 1 - f``. The i rows of the weights are
               unused (their gradient is zero).
+            - The ablations of Greff et al. 2017 ("LSTM: A Search Space Odyssey"), each the standard cell
+              with one part removed: ``"no_input_gate"`` (i = 1), ``"no_forget_gate"`` (f = 1),
+              ``"no_output_gate"`` (o = 1), ``"no_input_activation"`` (g without tanh),
+              ``"no_output_activation"`` (h = o * c). A removed gate's rows of the weights are unused.
         dtype: the floating dtype of the Parameters; inputs given as arrays are converted to it.
+        cells_per_block: S, memory cells per block sharing gates (vanilla1997 only; divides H).
+        gate_bias: the papers' blockwise gate biases, e.g. ``{"i": [-3.0, -6.0]}``: gate ("i", "f",
+            "o") -> one initial bias per block (per cell when S = 1), written to that gate's rows of
+            ``bias_ih`` (and zero to ``bias_hh``'s).
         fused: run each step as ONE op whose forward and backward are the hand-derived
             `lstm.reference` step (`lstm.fused.LSTMStepFunction`): the same numbers, faster, drawn as one
             node. The attribute ``fused`` can be switched at any time (e.g. off to draw the gates).
@@ -161,9 +176,12 @@ class LSTMCell(Module):
         dtype=np.float64,
         truncated_gradient: bool = False,
         fused: bool = False,
+        cells_per_block: int = 1,
+        gate_bias: dict | None = None,
     ):
         dtype = check_sizes("LSTMCell", input_size, hidden_size, dtype)
         _check_options("LSTMCell", variant, truncated_gradient, bias, forget_bias, fused)
+        check_blocks("LSTMCell", variant, hidden_size, cells_per_block, gate_bias, bias)
         rng = np.random.default_rng(rng)
         H, k = hidden_size, 1 / np.sqrt(hidden_size)
         params = {
@@ -174,14 +192,19 @@ class LSTMCell(Module):
             params["bias_ih"] = _uniform(rng, k, (4 * H,), dtype)
             params["bias_hh"] = _uniform(rng, k, (4 * H,), dtype)
             params["bias_ih"].data[H : 2 * H] += dtype.type(forget_bias)
+            for gate, values in (gate_bias or {}).items():
+                rows = slice("ifgo".index(gate) * H, "ifgo".index(gate) * H + len(values))
+                params["bias_ih"].data[rows] = values
+                params["bias_hh"].data[rows] = 0.0
         if variant == "peephole":
             params.update({name: _uniform(rng, k, (H,), dtype) for name in PEEPHOLES})
-        self._setup(params, variant, truncated_gradient)
+        self._setup(params, variant, truncated_gradient, cells_per_block)
         self.fused = fused
 
     @classmethod
     def from_parameters(
-        cls, params: dict, variant: str = "standard", truncated_gradient: bool = False, fused: bool = False
+        cls, params: dict, variant: str = "standard", truncated_gradient: bool = False, fused: bool = False,
+        cells_per_block: int = 1,
     ) -> LSTMCell:
         """A cell that uses these very Tensors (not copies), so training one trains the other.
 
@@ -189,7 +212,7 @@ class LSTMCell(Module):
         and for the peephole variant weight_ci, weight_cf, weight_co, to Tensors of the shapes in
         the class docstring: Parameters, as `lstm.LSTM.cell` hands out its layers, or any Tensors,
         which makes the cell a function of them (e.g. for ``mg.gradcheck``). Only Parameters are
-        listed by ``named_parameters()``. ``fused`` as for the constructor.
+        listed by ``named_parameters()``. ``fused`` and ``cells_per_block`` as for the constructor.
         """
         _check_options("LSTMCell", variant, truncated_gradient, True, 0.0, fused)
         names = ["weight_ih", "weight_hh"]
@@ -206,11 +229,11 @@ class LSTMCell(Module):
                 f"LSTMCell.from_parameters: unexpected {', '.join(extra)} for variant {variant!r}"
             )
         cell = cls.__new__(cls)
-        cell._setup({n: params[n] for n in names}, variant, truncated_gradient)
+        cell._setup({n: params[n] for n in names}, variant, truncated_gradient, cells_per_block)
         cell.fused = fused
         return cell
 
-    def _setup(self, params: dict, variant: str, truncated_gradient: bool) -> None:
+    def _setup(self, params: dict, variant: str, truncated_gradient: bool, cells_per_block: int = 1) -> None:
         for name, p in params.items():
             if not isinstance(p, Tensor):
                 raise TypeError(f"LSTMCell: {name} must be a Tensor, got {type(p).__name__}")
@@ -226,6 +249,11 @@ class LSTMCell(Module):
                     f"{expected[name]} and {w_hh.dtype} (hidden size {H} from weight_hh)"
                 )
         self.input_size, self.hidden_size = w_ih.shape[1], H
+        check_blocks("LSTMCell", variant, H, cells_per_block, None, True)
+        self.cells_per_block = cells_per_block
+        # (H/S, H): block k's gate value to its S cells; a constant, not a Parameter
+        S = cells_per_block
+        self._blocks = Tensor(np.kron(np.eye(H // S), np.ones((1, S))).astype(w_hh.dtype), name="blocks")
         self.variant, self.truncated_gradient = variant, truncated_gradient
         self.dtype = w_hh.dtype
         for name, p in params.items():  # registered in this order: PyTorch's, then peepholes
@@ -246,9 +274,13 @@ class LSTMCell(Module):
             W = [w.T for w in self.weight_ih.split(4)]  # four (I, H)
             U = [u.T for u in self.weight_hh.split(4)]  # four (H, H)
             if self.bias:
-                b = (self.bias_ih + self.bias_hh).split(4)  # four (H,)
+                b = list((self.bias_ih + self.bias_hh).split(4))  # four (H,)
             else:
                 b = [Tensor(np.zeros(H, self.dtype)) for _ in range(4)]
+            if self.cells_per_block > 1:  # one input and one output gate per block
+                n = H // self.cells_per_block
+                for k in (0, 3):
+                    W[k], U[k], b[k] = W[k][:, :n], U[k][:, :n], b[k][:n]
         for gate, W_k, U_k, b_k in zip("ifgo", W, U, b):
             W_k.name, U_k.name, b_k.name = f"W_{gate}", f"U_{gate}", f"b_{gate}"
         return LSTMWeights(*(GateWeights(W[k], U[k], b[k]) for k in range(4)))
@@ -314,12 +346,15 @@ class LSTMCell(Module):
 
     def _vanilla1997(self, x, h, c, weights) -> LSTMStep:
         (Wi, Ui, bi), _, (Wg, Ug, bg), (Wo, Uo, bo) = weights  # no forget gate: f rows unused
+        blocks = self.cells_per_block > 1
         with mg.scope("input_gate"):
             i = sigmoid(x @ Wi + h @ Ui + bi)
+            i = i @ self._blocks if blocks else i  # each block's gate to its cells
         with mg.scope("cell_candidate"):
             g = 4 * sigmoid(x @ Wg + h @ Ug + bg) - 2
         with mg.scope("output_gate"):
             o = sigmoid(x @ Wo + h @ Uo + bo)
+            o = o @ self._blocks if blocks else o
         with mg.scope("cell_state"):
             c = c + i * g
         with mg.scope("hidden_state"):
@@ -358,6 +393,81 @@ class LSTMCell(Module):
             h = o * tanh(c)
         return LSTMStep(h, c, i, f, g, o)
 
+    # The ablations: the standard cell with one part removed (Greff et al. 2017).
+    def _no_input_gate(self, x, h, c, weights) -> LSTMStep:
+        _, (Wf, Uf, bf), (Wg, Ug, bg), (Wo, Uo, bo) = weights  # i rows unused
+        with mg.scope("forget_gate"):
+            f = sigmoid(x @ Wf + h @ Uf + bf)
+        with mg.scope("cell_candidate"):
+            g = tanh(x @ Wg + h @ Ug + bg)
+        with mg.scope("output_gate"):
+            o = sigmoid(x @ Wo + h @ Uo + bo)
+        with mg.scope("cell_state"):
+            c = f * c + g
+        with mg.scope("hidden_state"):
+            h = o * tanh(c)
+        return LSTMStep(h, c, None, f, g, o)
+
+    def _no_forget_gate(self, x, h, c, weights) -> LSTMStep:
+        (Wi, Ui, bi), _, (Wg, Ug, bg), (Wo, Uo, bo) = weights  # f rows unused
+        with mg.scope("input_gate"):
+            i = sigmoid(x @ Wi + h @ Ui + bi)
+        with mg.scope("cell_candidate"):
+            g = tanh(x @ Wg + h @ Ug + bg)
+        with mg.scope("output_gate"):
+            o = sigmoid(x @ Wo + h @ Uo + bo)
+        with mg.scope("cell_state"):
+            c = c + i * g
+        with mg.scope("hidden_state"):
+            h = o * tanh(c)
+        return LSTMStep(h, c, i, None, g, o)
+
+    def _no_output_gate(self, x, h, c, weights) -> LSTMStep:
+        (Wi, Ui, bi), (Wf, Uf, bf), (Wg, Ug, bg), _ = weights  # o rows unused
+        with mg.scope("input_gate"):
+            i = sigmoid(x @ Wi + h @ Ui + bi)
+        with mg.scope("forget_gate"):
+            f = sigmoid(x @ Wf + h @ Uf + bf)
+        with mg.scope("cell_candidate"):
+            g = tanh(x @ Wg + h @ Ug + bg)
+        with mg.scope("cell_state"):
+            c = f * c + i * g
+        with mg.scope("hidden_state"):
+            h = tanh(c)
+        return LSTMStep(h, c, i, f, g, None)
+
+    def _no_input_activation(self, x, h, c, weights) -> LSTMStep:
+        (Wi, Ui, bi), (Wf, Uf, bf), (Wg, Ug, bg), (Wo, Uo, bo) = weights
+        with mg.scope("input_gate"):
+            i = sigmoid(x @ Wi + h @ Ui + bi)
+        with mg.scope("forget_gate"):
+            f = sigmoid(x @ Wf + h @ Uf + bf)
+        with mg.scope("cell_candidate"):
+            g = x @ Wg + h @ Ug + bg
+        with mg.scope("output_gate"):
+            o = sigmoid(x @ Wo + h @ Uo + bo)
+        with mg.scope("cell_state"):
+            c = f * c + i * g
+        with mg.scope("hidden_state"):
+            h = o * tanh(c)
+        return LSTMStep(h, c, i, f, g, o)
+
+    def _no_output_activation(self, x, h, c, weights) -> LSTMStep:
+        (Wi, Ui, bi), (Wf, Uf, bf), (Wg, Ug, bg), (Wo, Uo, bo) = weights
+        with mg.scope("input_gate"):
+            i = sigmoid(x @ Wi + h @ Ui + bi)
+        with mg.scope("forget_gate"):
+            f = sigmoid(x @ Wf + h @ Uf + bf)
+        with mg.scope("cell_candidate"):
+            g = tanh(x @ Wg + h @ Ug + bg)
+        with mg.scope("output_gate"):
+            o = sigmoid(x @ Wo + h @ Uo + bo)
+        with mg.scope("cell_state"):
+            c = f * c + i * g
+        with mg.scope("hidden_state"):
+            h = o * c
+        return LSTMStep(h, c, i, f, g, o)
+
     def __repr__(self) -> str:
         return (
             f"LSTMCell({self.input_size}, {self.hidden_size}, bias={self.bias}, "
@@ -370,7 +480,31 @@ _STEPS = {
     "vanilla1997": LSTMCell._vanilla1997,
     "peephole": LSTMCell._peephole,
     "coupled": LSTMCell._coupled,
+    "no_input_gate": LSTMCell._no_input_gate,
+    "no_forget_gate": LSTMCell._no_forget_gate,
+    "no_output_gate": LSTMCell._no_output_gate,
+    "no_input_activation": LSTMCell._no_input_activation,
+    "no_output_activation": LSTMCell._no_output_activation,
 }
+
+
+def check_blocks(who: str, variant: str, hidden_size: int, cells_per_block, gate_bias, bias: bool) -> None:
+    """Raise unless ``cells_per_block`` divides the hidden size (and is 1 but for vanilla1997) and
+    ``gate_bias`` gives one value per block for gates the variant has."""
+    S = cells_per_block
+    if not isinstance(S, (int, np.integer)) or isinstance(S, bool) or S < 1 or hidden_size % S:
+        raise ValueError(
+            f"{who}: cells_per_block must be a positive integer dividing hidden_size {hidden_size}, got {S!r}"
+        )
+    if S > 1 and variant != "vanilla1997":
+        raise ValueError(f"{who}: cells_per_block={S} needs variant='vanilla1997' (the 1997 memory blocks)")
+    for gate, values in (gate_bias or {}).items():
+        if gate not in ("i", "f", "o") or (gate == "f" and variant == "vanilla1997") or not bias:
+            raise ValueError(f"{who}: gate_bias[{gate!r}] cannot be set: the gates are 'i', 'f', 'o', "
+                             "the vanilla1997 cell has no 'f', and bias=False has no biases")
+        if len(values) != hidden_size // S:
+            raise ValueError(f"{who}: gate_bias[{gate!r}] needs one value per block ({hidden_size // S}), "
+                             f"got {len(values)}")
 
 
 def _check_options(who: str, variant, truncated_gradient: bool, bias: bool, forget_bias,
@@ -387,6 +521,6 @@ def _check_options(who: str, variant, truncated_gradient: bool, bias: bool, forg
             f"{who}: truncated_gradient is the 1997 cell's training rule; it needs "
             f"variant='vanilla1997', got {variant!r}"
         )
-    if forget_bias and (not bias or variant == "vanilla1997"):
-        why = "bias=False" if not bias else "the vanilla1997 cell has no forget gate"
+    if forget_bias and (not bias or variant in ("vanilla1997", "no_forget_gate")):
+        why = "bias=False" if not bias else f"the {variant} cell has no forget gate"
         raise ValueError(f"{who}: forget_bias={forget_bias} cannot be used: {why}")

@@ -371,6 +371,7 @@ SITUATIONS = {
     "E21": _function_count,
     "E22": _function_shape,
     "E23": _function_raises,
+    "E24": lambda: lstm.LSTMCell(3, 4, variant="vanilla1997", cells_per_block=3),
     "E60": lambda: mg.check_graph(3.0),
     "E61": lambda: mg.gradcheck(lambda e: e.sum(), mg.tensor(np.zeros((0, 3)), requires_grad=True)),
     "E62": lambda: mg.optim.SGD([mg.tensor([1.0], requires_grad=True)], lr=-0.1),

@@ -192,3 +192,45 @@ def test_a_planted_mistake_prints_fail_and_the_gate_in_the_table(capsys):
     assert "the error starts at step 1" in out
     assert re.search(r"^t=0\s+all \d+ gradients agree\s.*pass$", out, re.M)
     assert re.search(r"^t=1\s+weight_ih\s.*\sFAIL$", out, re.M)
+
+
+# -- notebook 06: one step of a layer of memory blocks ---
+def _block_step(a, s_prev, forget, S=2, wrong=None):
+    """Written from the equations of notebook 06, independently of lstm.online."""
+    sig = lambda v: 1 / (1 + np.exp(-v))  # noqa: E731
+    H = s_prev.shape[1]
+    n = H // S
+    gates = sig(a[:, : a.shape[1] - H])
+    i = np.repeat(gates[:, :n], S, axis=1)
+    f = np.repeat(gates[:, n : 2 * n], S, axis=1) if forget else 1.0
+    o = np.repeat(gates[:, -n:], S, axis=1)
+    g = 4 * sig(a[:, -H:]) - 2
+    s = f * (s_prev + i * g) if wrong == "forget on the new state" else f * s_prev + i * g
+    y_c = o * (2 * sig(s_prev if wrong == "old state" else s) - 1)
+    return s, y_c
+
+
+def test_block_step_check_passes_a_right_step(capsys):
+    assert exercises.check_block_step(_block_step).ok
+    out = capsys.readouterr().out
+    assert out.startswith("check_block_step: PASS\n")
+
+
+@pytest.mark.parametrize("wrong, says", [
+    ("forget on the new state", "forget=True: s wrong"),
+    ("old state", "forget=False: y_c wrong"),
+])
+def test_block_step_check_names_what_departs(capsys, wrong, says):
+    assert not exercises.check_block_step(functools.partial(_block_step, wrong=wrong))
+    out = capsys.readouterr().out
+    assert out.startswith("check_block_step: FAIL\n") and says in out
+    if wrong == "forget on the new state":  # without forget gates the two agree
+        assert "forget=False: s wrong" not in out
+
+
+def test_block_step_check_says_not_done_yet(capsys):
+    def my_block_step(a, s_prev, forget):
+        raise NotImplementedError
+
+    assert exercises.check_block_step(my_block_step) is None
+    assert capsys.readouterr().out.startswith("check_block_step: NOT DONE YET")

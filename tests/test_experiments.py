@@ -141,3 +141,31 @@ def test_a_diverging_trial_is_recorded_and_does_not_stop_the_experiment(paper_ta
     saved = json.loads((tmp_path / "metrics.json").read_text(), parse_constant=lambda c: pytest.fail(c))
     assert saved["steps"] == 1 and saved["diverged"] == metrics["diverged"]
     assert (tmp_path / "loss.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_protocol_1997_quick_run_writes_its_section_beside_the_papers_rows(paper_tasks, tmp_path, capsys):
+    results = tmp_path / "results.md"
+    results.write_text("<!-- modern: begin -->\nmodern table\n<!-- modern: end -->\n")
+    argv = ["--protocol", "1997", "--quick", "--trials", "1", "--tasks", "adding", "reber",
+            "--out", str(tmp_path), "--results", str(results)]
+    assert paper_tasks.main(argv) == 0
+    text = results.read_text()
+    assert text.startswith("<!-- modern: begin -->\nmodern table\n<!-- modern: end -->\n")  # kept
+    assert "not results" in text
+    assert "| paper, Table 7 | 10 | - | 74,000 (mean of 10 trials) | 1 of 2560 |" in text
+    assert "| ours, 1997 protocol (at most 50 sequences) | 1 | 0 of 1 |" in text
+    assert "### reber (3 blocks of 2 cells" in text and "### temporal_order" not in text
+    trial = json.loads((tmp_path / "adding.json").read_text())["trials"][0]
+    assert trial["sequences"] == 50 and not trial["stopped"]
+    # --from-runs rebuilds the same section, once
+    assert paper_tasks.main([*argv, "--from-runs"]) == 0
+    assert results.read_text() == text
+
+
+def test_a_non_finite_output_is_never_right():
+    from lstm.paper1997 import right
+
+    legal = np.array([[True, False, False], [False, True, True]])
+    y = np.array([[np.nan, 0.0, 0.0], [0.1, 0.9, np.nan]])
+    assert not right(y, legal).any()
+    assert right(np.array([[0.9, 0.1, 0.2], [0.1, 0.8, 0.7]]), legal).all()

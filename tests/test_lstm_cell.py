@@ -15,7 +15,8 @@ from minigrad.nn import Parameter
 
 LSTM_NAMES = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
 PEEPHOLE_NAMES = ("weight_ci", "weight_cf", "weight_co")
-VARIANTS = ("standard", "vanilla1997", "peephole", "coupled")
+VARIANTS = ("standard", "vanilla1997", "peephole", "coupled", "no_input_gate", "no_forget_gate",
+            "no_output_gate", "no_input_activation", "no_output_activation")
 
 
 def sigmoid(a):
@@ -51,11 +52,28 @@ def numpy_lstm_step(variant, x, h, c, p):
         c = f * c + i * g
         o = sigmoid(a_o + p["weight_co"] * c)
         return o * np.tanh(c), c, i, f, g, o
-    assert variant == "coupled"
-    f, g, o = sigmoid(a_f), np.tanh(a_g), sigmoid(a_o)
-    i = 1 - f
+    if variant == "coupled":
+        f, g, o = sigmoid(a_f), np.tanh(a_g), sigmoid(a_o)
+        i = 1 - f
+        c = f * c + i * g
+        return o * np.tanh(c), c, i, f, g, o
+    # Greff et al.'s ablations: the standard cell with one part removed
+    i, f, g, o = sigmoid(a_i), sigmoid(a_f), np.tanh(a_g), sigmoid(a_o)
+    if variant == "no_input_gate":
+        c = f * c + g
+        return o * np.tanh(c), c, None, f, g, o
+    if variant == "no_forget_gate":
+        c = c + i * g
+        return o * np.tanh(c), c, i, None, g, o
+    if variant == "no_output_gate":
+        c = f * c + i * g
+        return np.tanh(c), c, i, f, g, None
+    if variant == "no_input_activation":
+        c = f * c + i * a_g
+        return o * np.tanh(c), c, i, f, a_g, o
+    assert variant == "no_output_activation"
     c = f * c + i * g
-    return o * np.tanh(c), c, i, f, g, o
+    return o * c, c, i, f, g, o
 
 
 def cell_from(params: dict, variant="standard", truncated_gradient=False) -> LSTMCell:
@@ -135,7 +153,8 @@ def test_float32_cell_stays_float32():
         ({"input_size": 2, "hidden_size": 2.5}, ValueError,
          "LSTMCell: hidden_size must be a positive integer, got 2.5"),
         ({"input_size": 2, "hidden_size": 3, "variant": "gru"}, ValueError,
-         "LSTMCell: variant must be one of standard, vanilla1997, peephole, coupled; got 'gru'"),
+         "LSTMCell: variant must be one of standard, vanilla1997, peephole, coupled, no_input_gate, "
+         "no_forget_gate, no_output_gate, no_input_activation, no_output_activation; got 'gru'"),
         ({"input_size": 2, "hidden_size": 3, "truncated_gradient": True}, ValueError,
          "LSTMCell: truncated_gradient is the 1997 cell's training rule; it needs variant='vanilla1997', "
          "got 'standard'"),
@@ -241,9 +260,16 @@ def test_gate_values_lie_in_their_ranges(variant):
     for gate in (s.i, s.f, s.o):
         if gate is not None:
             assert gate.data.min() > 0 and gate.data.max() < 1
-    g_bound = 2 if variant == "vanilla1997" else 1
-    assert -g_bound < s.g.data.min() and s.g.data.max() < g_bound
-    assert np.abs(s.h.data).max() < 1
+    if variant == "no_input_activation":  # the ablation removes exactly these bounds
+        assert np.abs(s.g.data).max() > 1
+    else:
+        g_bound = 2 if variant == "vanilla1997" else 1
+        assert -g_bound < s.g.data.min() and s.g.data.max() < g_bound
+    if variant in ("no_output_activation", "no_input_activation"):  # h = o * c, or c unbounded
+        expected = numpy_lstm_step(variant, x, h0, c0, p)[0]
+        np.testing.assert_allclose(s.h.data, expected, rtol=1e-12, atol=1e-14)
+    else:
+        assert np.abs(s.h.data).max() < 1
     if variant == "vanilla1997":
         assert s.g.data.max() > 1 or s.g.data.min() < -1  # the wider squashing is used, not just allowed
     if variant == "coupled":
@@ -264,7 +290,8 @@ def test_cell_gradients_match_central_differences(variant):
     assert_gradcheck(fn, arrays)
 
 
-@pytest.mark.parametrize("variant, unused", [("vanilla1997", 1), ("coupled", 0)])
+@pytest.mark.parametrize("variant, unused", [("vanilla1997", 1), ("coupled", 0), ("no_input_gate", 0),
+                                             ("no_forget_gate", 1), ("no_output_gate", 3)])
 def test_unused_gate_rows_get_zero_gradient(variant, unused):
     cell = LSTMCell(3, 2, variant=variant, rng=0)
     h, c = cell(np.ones((4, 3)), (np.ones((4, 2)), np.ones((4, 2))))
@@ -423,3 +450,41 @@ def test_gru_scopes_and_errors():
     with pytest.raises(ValueError) as info:
         RNNCell(2, 3, nonlinearity="sigmoid")
     assert str(info.value) == "RNNCell: nonlinearity must be 'tanh' or 'relu', got 'sigmoid'"
+
+
+def test_1997_blocks_share_their_gates_and_get_blockwise_biases():
+    # 2 blocks of 2 cells: the cells of a block see the same input and output gate values
+    cell = LSTMCell(3, 4, variant="vanilla1997", truncated_gradient=True, cells_per_block=2,
+                    gate_bias={"i": [-3.0, -6.0], "o": [-1.0, -2.0]}, rng=0)
+    H = 4
+    np.testing.assert_array_equal(cell.bias_ih.data[[0, 1, 3 * H, 3 * H + 1]], [-3.0, -6.0, -1.0, -2.0])
+    np.testing.assert_array_equal(cell.bias_hh.data[[0, 1, 3 * H, 3 * H + 1]], 0.0)
+    rng = np.random.default_rng(1)
+    step = cell.step(rng.normal(size=(2, 3)), (rng.normal(size=(2, H)), rng.normal(size=(2, H))))
+    i, o = step.i.numpy(), step.o.numpy()
+    np.testing.assert_array_equal(i[:, 0], i[:, 1])
+    np.testing.assert_array_equal(i[:, 2], i[:, 3])
+    np.testing.assert_array_equal(o[:, 2], o[:, 3])
+    # block 1's input gate is sigmoid of its own pre-activation, computed here by hand
+    x, h = rng.normal(size=(1, 3)), rng.normal(size=(1, H))
+    a = x @ cell.weight_ih.data[1] + h @ cell.weight_hh.data[1] + cell.bias_ih.data[1] + cell.bias_hh.data[1]
+    i = cell.step(x, (h, np.zeros((1, H)))).i.numpy()
+    np.testing.assert_allclose(i[0, 2:], np.repeat(1 / (1 + np.exp(-a)), 2), rtol=1e-12)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"cells_per_block": 3},
+     "LSTMCell: cells_per_block must be a positive integer dividing hidden_size 4, got 3"),
+    ({"cells_per_block": 2, "variant": "standard"},
+     "LSTMCell: cells_per_block=2 needs variant='vanilla1997' (the 1997 memory blocks)"),
+    ({"cells_per_block": 2, "gate_bias": {"i": [1.0]}},
+     "LSTMCell: gate_bias['i'] needs one value per block (2), got 1"),
+    ({"gate_bias": {"f": [1.0] * 4}},
+     "LSTMCell: gate_bias['f'] cannot be set: the gates are 'i', 'f', 'o', the vanilla1997 cell has no 'f', "
+     "and bias=False has no biases"),
+])
+def test_bad_blocks_are_refused_by_name(kwargs, message):
+    kwargs = {"variant": "vanilla1997"} | kwargs
+    with pytest.raises(ValueError) as err:
+        LSTMCell(3, 4, **kwargs)
+    assert str(err.value) == message

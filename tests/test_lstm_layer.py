@@ -311,7 +311,8 @@ def test_construction_errors():
         ({"num_layers": 0}, "LSTM: num_layers must be a positive integer, got 0"),
         ({"name": "a/b"}, "LSTM: name must be a non-empty string without '/', got 'a/b'"),
         ({"variant": "lstm"},
-         "LSTM: variant must be one of standard, vanilla1997, peephole, coupled; got 'lstm'"),
+         "LSTM: variant must be one of standard, vanilla1997, peephole, coupled, no_input_gate, "
+         "no_forget_gate, no_output_gate, no_input_activation, no_output_activation; got 'lstm'"),
     ]:
         with pytest.raises(ValueError) as info:
             LSTM(2, 3, **kwargs)
@@ -399,3 +400,12 @@ def test_matches_torch_nn_lstm(num_layers):
     round_trip = layer.state_dict()
     for k, v in ref.state_dict().items():
         np.testing.assert_array_equal(round_trip[k], v.numpy())
+
+
+def test_the_1997_layer_keeps_its_blocks_in_every_cell():
+    layer = LSTM(2, 4, variant="vanilla1997", truncated_gradient=True, cells_per_block=2,
+                 gate_bias={"i": [-3.0, -6.0]}, rng=0)
+    assert layer.cell(0).cells_per_block == 2
+    _, gates = layer(np.ones((1, 3, 2)), return_gates=True)
+    i = gates[0][2].i.numpy()
+    np.testing.assert_array_equal(i[:, 0], i[:, 1])

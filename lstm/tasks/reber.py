@@ -78,6 +78,26 @@ def legal_next(string: str, grammar: dict = EMBEDDED_REBER) -> list[str]:
     return sets[:-1]
 
 
+def continual_stream(rng: np.random.Generator, n_strings: int) -> tuple[np.ndarray, np.ndarray]:
+    """The continual embedded Reber task (Gers, Schmidhuber & Cummins 2000): ``n_strings`` strings of
+    the embedded grammar back to back, with nothing between them (one string's E is followed by the
+    next one's B), to be read as one stream without resets.
+
+    Returns the symbol ids (L,) and, for every symbol but the last, the legal next symbols (L - 1, 7)
+    as a bool mask over SYMBOLS.
+    """
+    strings = [sample_string(rng) for _ in range(n_strings)]
+    ids = np.array([SYMBOLS.index(s) for s in "".join(strings)])
+    legal = np.zeros((ids.size - 1, len(SYMBOLS)), dtype=bool)
+    t = 0
+    for k, string in enumerate(strings):
+        after = legal_next(string) + (["B"] if k < n_strings - 1 else [])
+        for allowed in after:
+            legal[t, [SYMBOLS.index(s) for s in allowed]] = True
+            t += 1
+    return ids, legal
+
+
 def grammar_logits(x: np.ndarray, remember: bool = True) -> np.ndarray:
     """Logits of the ideal predictor of the embedded grammar, for one-hot inputs x (B, T, 7).
 

@@ -1,0 +1,126 @@
+"""The 1997 protocol and the 2000 forget-gate experiment, run with the hand-derived networks of `lstm.online`.
+
+    python experiments/paper_tasks.py --protocol 1997 --trials 2    # the 1997 tasks, as the paper ran them
+    python experiments/protocol1997.py forget --networks 3    # continual embedded Reber (Gers et al. 2000)
+
+Every trial trains one small network online, one sequence at a time with its activations reset at the
+sequence start (the 1997 protocol), or on one endless stream (the continual task), with the 1997
+truncated gradient and plain SGD. Each run writes ``<out>/<task>.json`` (every trial's figures, the commit,
+the load average and the wall time); the tables are made from those files.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from lstm.paper1997 import SETUPS, continual_trial, last_step_trial, plot_cell_states, reber_trial
+from lstm.tasks.reber import SYMBOLS, continual_stream
+
+HERE = Path(__file__).resolve().parent
+RUNS = HERE / "runs1997"  # committed: the figures of results.md are rebuilt from these files
+
+
+def _revision() -> str:
+    import subprocess
+
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=HERE, capture_output=True,
+                             text=True, timeout=10).stdout.strip()
+        paths = ["lstm", "minigrad", "experiments/protocol1997.py", "experiments/ablation.py"]
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", *paths], cwd=HERE.parent,
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return out + (" with local changes" if dirty else "")
+
+
+def _load() -> float:
+    return round(os.getloadavg()[0], 2)
+
+
+
+def _save(path: Path, data: dict) -> None:
+    from minigrad.files import atomic_write
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(path, json.dumps(data, indent=1) + "\n")
+
+
+def run_1997(tasks: list[str], trials: int, out: Path = RUNS, log=print, limit: int | None = None) -> None:
+    """Run ``trials`` seeds (0, 1, ...) of each task and write out/<task>.json."""
+    revision = _revision()  # the code this process loaded, before anything can change it
+    for name in tasks:
+        start, load = time.perf_counter(), _load()
+        results = []
+        for seed in range(trials):
+            t0 = time.perf_counter()
+            r = reber_trial(seed, limit) if name == "reber" else last_step_trial(name, seed, limit)
+            r["wall_seconds"] = round(time.perf_counter() - t0, 1)
+            log(f"  {name} seed {seed}: {r}")
+            results.append(r)
+        _save(out / f"{name}.json", {"task": name, "trials": results, "revision": revision,
+                                     "load_average": [load, _load()], "limit": limit or SETUPS[name].limit,
+                                     "wall_seconds": round(time.perf_counter() - start, 1)})
+
+
+def run_forget(networks: int, train_symbols: int, test_cap: int, out: Path = RUNS, log=print) -> None:
+    """The continual embedded Reber experiment for both cells; also stores the first networks' weights and
+    their cell states over a test stream (for the plot and notebook 06)."""
+    start, load, revision = time.perf_counter(), _load(), _revision()
+    results, traces, best = [], {}, {}
+    for forget in (False, True):
+        for seed in range(networks):
+            t0 = time.perf_counter()
+            r, net = continual_trial(forget, seed, train_symbols, test_cap)
+            r["wall_seconds"] = round(time.perf_counter() - t0, 1)
+            log(f"  continual reber, forget={forget}, seed {seed}: {r}")
+            results.append(r)
+            key = "forget" if forget else "lstm1997"
+            if seed == 0 or r["test_run"] > best[key]:  # the cell's best network, for the picture
+                best[key] = r["test_run"]
+                ids, _ = continual_stream(np.random.default_rng(99), 60)
+                traces[f"{key}_s"] = net.forward(np.eye(len(SYMBOLS))[ids][None])["s"][0]
+                traces[f"{key}_seed"] = seed
+                traces["ids"] = ids
+    out.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(out / "continual_cell_states.npz", **traces)
+    _save(out / "continual_reber.json", {"networks": networks, "train_symbols": train_symbols,
+                                         "test_cap": test_cap, "trials": results, "revision": revision,
+                                         "load_average": [load, _load()],
+                                         "wall_seconds": round(time.perf_counter() - start, 1)})
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(dest="what", required=True)
+    t = sub.add_parser("tasks", help="the 1997 tasks with the 1997 protocol")
+    t.add_argument("--tasks", nargs="+", choices=list(SETUPS), default=list(SETUPS))
+    t.add_argument("--trials", type=int, default=2)
+    t.add_argument("--limit", type=int, help="training sequences at most (default: each task's own)")
+    f = sub.add_parser("forget", help="continual embedded Reber, the 1997 cell against the forget-gate cell")
+    f.add_argument("--networks", type=int, default=3)
+    f.add_argument("--train-symbols", type=int, default=400_000)
+    f.add_argument("--test-cap", type=int, default=100_000)
+    sub.add_parser("plot", help="draw figures/continual_cell_states.png from the stored cell states")
+    args = p.parse_args(argv)
+    if args.what == "plot":
+        figure = HERE / "figures" / "continual_cell_states.png"
+        plot_cell_states(np.load(RUNS / "continual_cell_states.npz"), figure)
+        return 0
+    if args.what == "tasks":
+        run_1997(args.tasks, args.trials, limit=args.limit, log=lambda s: print(s, flush=True))
+    else:
+        run_forget(args.networks, args.train_symbols, args.test_cap, log=lambda s: print(s, flush=True))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(HERE.parent))
+    sys.exit(main())

@@ -1,0 +1,60 @@
+"""lstm.paper1997: the papers' setups, the 1997 protocol's trials and `lstm train --protocol 1997`."""
+
+import numpy as np
+
+from lstm.cli import main
+from lstm.paper1997 import SETUPS, continual_shape, continual_test, continual_trial, last_step_trial
+
+
+def test_the_setups_have_the_papers_weight_counts_and_biases():
+    assert SETUPS["adding"].shape.n_weights() == 93
+    assert SETUPS["temporal_order"].shape.n_weights() == 156
+    assert SETUPS["adding"].gate_bias == {"i": [-3.0, -6.0]}
+    assert continual_shape(forget=True).n_weights() == 424
+
+
+def test_a_diverged_network_gets_every_test_sequence_wrong():
+    result = last_step_trial("adding", seed=0, limit=3)
+    assert result["sequences"] == 3 and 0 <= result["wrong"] <= 2560
+    lr = SETUPS["adding"].lr
+    try:
+        SETUPS["adding"].lr = np.inf  # the weights become non-finite at the first update
+        with np.errstate(all="ignore"):
+            result = last_step_trial("adding", seed=0, limit=5)
+    finally:
+        SETUPS["adding"].lr = lr
+    assert result["sequences"] == 1 and not result["stopped"] and result["wrong"] == 2560
+
+
+def test_continual_training_and_testing_read_one_stream():
+    result, net = continual_trial(forget=True, seed=0, train_symbols=200, test_cap=50)
+    assert result["train_symbols"] >= 200 and result["streams"] >= 1
+    assert 0 <= result["test_run"] <= 50
+    assert continual_test(net, seed=3, cap=50) == continual_test(net, seed=3, cap=50)
+
+
+def test_cli_trains_the_1997_network_online(capsys):
+    assert main(["train", "--protocol", "1997", "--task", "temporal_order", "--steps", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "the 1997 network and protocol, at most 3 sequences" in out and "'sequences': 3" in out
+
+
+def test_cli_refuses_a_task_the_1997_paper_did_not_define(capsys):
+    assert main(["train", "--protocol", "1997", "--task", "chars"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        "lstm train: error: --protocol 1997 trains the 1997 network on adding, temporal_order, reber; "
+        "got --task chars"
+    )
+
+
+def test_the_cell_state_plot_marks_every_new_string(tmp_path):
+    from lstm.paper1997 import plot_cell_states
+    from lstm.tasks.reber import continual_stream
+
+    ids, _ = continual_stream(np.random.default_rng(0), 3)
+    states = {"ids": ids, "lstm1997_s": np.zeros((ids.size, 8)), "forget_s": np.ones((ids.size, 8)),
+              "lstm1997_seed": 0, "forget_seed": 1}
+    fig = plot_cell_states(states, tmp_path / "states.png")
+    assert (tmp_path / "states.png").stat().st_size > 0
+    # two panels; each has a grey line at the B of strings 2 and 3, and the 8 states
+    assert [len(ax.lines) for ax in fig.axes] == [2 + 8, 2 + 8]
