@@ -14,23 +14,18 @@ import json
 import re
 import socket
 import sys
-import time
 from pathlib import Path
 
 import nbformat
 import pytest
-from jupyter_client.kernelspec import KernelSpecManager
-from jupyter_client.manager import AsyncKernelManager
-from nbclient import NotebookClient
-from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
-from traitlets import default
+
+from course.execute import ThisInterpreterKernelManager, run_notebook
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK_DIR = ROOT / "notebooks"
 NOTEBOOKS = sorted(p for p in NOTEBOOK_DIR.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
 IDS = [p.relative_to(NOTEBOOK_DIR).as_posix() for p in NOTEBOOKS]
 
-NOTEBOOK_TIMEOUT = 300  # seconds for a whole notebook; each is written to run in well under a minute
 MAX_OUTPUT_BYTES = 200_000
 MAX_NOTEBOOK_BYTES = 2_000_000
 
@@ -38,16 +33,6 @@ MAX_NOTEBOOK_BYTES = 2_000_000
 ABSOLUTE_PATH = re.compile(r"(?<![\w.<])/(?:work|home|root|tmp|Users)\b|\b[A-Za-z]:\\(?:Users|Windows)\b")
 MEMORY_ADDRESS = re.compile(r"0x[0-9a-f]{6,}", re.IGNORECASE)
 BINARY = ("image/png", "image/jpeg", "image/gif")  # base64: any letters may occur in it
-ANSI = re.compile(r"\x1b\[[0-9;]*m")
-
-
-class ThisInterpreterKernelManager(AsyncKernelManager):
-    """Starts ipykernel's own ``python3`` kernel spec, which runs ``sys.executable``: a ``python3`` spec
-    installed in a user's or another environment's Jupyter folders would otherwise take precedence."""
-
-    @default("kernel_spec_manager")
-    def _native_kernel_only(self) -> KernelSpecManager:
-        return KernelSpecManager(kernel_dirs=[])
 
 
 def test_the_kernel_is_the_interpreter_running_the_tests():
@@ -79,37 +64,6 @@ def test_readme_links_every_notebook_and_only_existing_ones():
 
 
 # -- running ---
-
-
-def run_notebook(path: Path, timeout: float = NOTEBOOK_TIMEOUT) -> str | None:
-    """Execute the notebook at ``path`` in a fresh kernel, in its folder, without saving it; return None,
-    or what went wrong: the failing cell's index, the error and its traceback."""
-    nb = nbformat.read(path, as_version=4)
-    deadline = time.monotonic() + timeout
-    current = {"index": None}
-
-    def on_cell_start(cell, cell_index):
-        current["index"] = cell_index
-
-    client = NotebookClient(
-        nb,
-        kernel_name="python3",
-        kernel_manager_class=ThisInterpreterKernelManager,
-        # the time left for the whole notebook, given to each cell in turn
-        timeout_func=lambda cell: max(1, int(deadline - time.monotonic())),
-        resources={"metadata": {"path": str(path.parent)}},
-        record_timing=False,
-        on_cell_start=on_cell_start,
-    )
-    try:
-        client.execute()
-    except CellExecutionError as e:
-        return f"cell {current['index']} raised {e.ename}: {e.evalue}\n\n{ANSI.sub('', str(e))}"
-    except CellTimeoutError:
-        return f"did not finish within {timeout:g} s (stopped in cell {current['index']})"
-    except DeadKernelError as e:
-        return f"the kernel died in cell {current['index']}: {e}"
-    return None
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
