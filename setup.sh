@@ -3,6 +3,9 @@
 #
 #   bash setup.sh run [ARGS...]    train the LSTM; ARGS go to `python -m lstm train`
 #   bash setup.sh test [ARGS...]   lint, then run every test; ARGS go to pytest
+#   bash setup.sh assign [ARGS...] generate notebooks/ and dist/ from the masters in course/;
+#                                  ARGS go to `python -m course assign`
+#   bash setup.sh grade [ARGS...]  grade a folder of submitted notebooks; ARGS go to `python -m course grade`
 #
 # Needs only Python 3.10+ on the PATH (or PYTHON=/path/to/python). On Debian and Ubuntu it installs what is
 # missing with apt-get (python3-venv, graphviz), through sudo when not root. The pip install is skipped
@@ -120,7 +123,7 @@ run_tests() {
 }
 
 usage() {
-    say "usage: bash setup.sh run [ARGS...] | bash setup.sh test [ARGS...]"
+    say "usage: bash setup.sh run|test|assign|grade [ARGS...]"
     exit 2
 }
 
@@ -129,7 +132,7 @@ main() {
     local cmd=$1
     shift
     case "$cmd" in
-        run | test) ;;
+        run | test | assign | grade) ;;
         *) usage ;;
     esac
     ensure_venv
@@ -138,6 +141,7 @@ main() {
     case "$cmd" in
         run) exec "$PY" -m lstm train "$@" ;;
         test) run_tests "$@" ;;
+        assign | grade) exec "$PY" -m course "$cmd" "$@" ;;
     esac
 }
 

@@ -8,6 +8,7 @@ notebook's folder, as in Jupyter, with a time limit for the whole notebook.
 
 from __future__ import annotations
 
+import os
 import re
 import time
 from pathlib import Path
@@ -52,6 +53,9 @@ def execute(nb: nbformat.NotebookNode, folder: Path, timeout: float = NOTEBOOK_T
         record_timing=False,
         on_cell_start=on_cell_start,
     )
+    # A kernel picks matplotlib's inline backend only when MPLBACKEND is unset (the test suite sets Agg),
+    # and the notebooks run as they do for a student, with their figures stored.
+    backend = os.environ.pop("MPLBACKEND", None)
     try:
         client.execute()
     except CellExecutionError as e:
@@ -60,6 +64,9 @@ def execute(nb: nbformat.NotebookNode, folder: Path, timeout: float = NOTEBOOK_T
         return f"did not finish within {timeout:g} s (stopped in cell {current['index']})"
     except DeadKernelError as e:
         return f"the kernel died in cell {current['index']}: {e}"
+    finally:
+        if backend is not None:
+            os.environ["MPLBACKEND"] = backend
     return None
 
 

@@ -1,6 +1,7 @@
-"""The notebooks under notebooks/ (exercises and their solutions): each one runs from top to bottom in a
-fresh kernel without an error, and is stored the way it is published, executed, with small outputs that
-name no file, folder, machine or memory address of the computer that ran it.
+"""The notebooks under notebooks/ (the student notebooks `python -m course assign` generates from the
+masters in course/): each one runs from top to bottom in a fresh kernel without an error, and is stored the
+way it is published, executed, with small outputs that name no file, folder, machine or memory address of
+the computer that ran it.
 
 Each notebook is its own test, so ``pytest -n 2`` runs two at once. The kernel is the ``python3`` kernel
 of the interpreter running pytest (ipykernel's built-in kernel spec, which starts ``sys.executable``), so
@@ -41,23 +42,18 @@ def test_the_kernel_is_the_interpreter_running_the_tests():
 
 
 def test_notebooks_are_found_and_named_by_the_convention():
-    assert any(p.parent == NOTEBOOK_DIR for p in NOTEBOOKS), f"no notebook in {NOTEBOOK_DIR}"
+    assert NOTEBOOKS, f"no notebook in {NOTEBOOK_DIR}"
     for p in NOTEBOOKS:
         rel = p.relative_to(NOTEBOOK_DIR).as_posix()
-        assert re.fullmatch(r"\d\d_[a-z0-9_]+\.ipynb|solutions/\d\d_[a-z0-9_]+_solutions\.ipynb", rel), (
-            f"{rel}: notebooks are named notebooks/NN_topic.ipynb, their solutions "
-            "notebooks/solutions/NN_topic_solutions.ipynb"
+        assert re.fullmatch(r"\d\d_[a-z0-9_]+\.ipynb", rel), (
+            f"{rel}: notebooks are named notebooks/NN_topic.ipynb (generated from course/NN_topic.ipynb)"
         )
-        if p.parent.name == "solutions":
-            exercise = NOTEBOOK_DIR / p.name.replace("_solutions.ipynb", ".ipynb")
-            assert exercise.exists(), f"{rel} solves {exercise.name}, which does not exist"
 
 
 def test_readme_links_every_notebook_and_only_existing_ones():
-    # Solutions are not linked: the README goes out to students with notebooks/, without solutions/.
     readme = (NOTEBOOK_DIR / "README.md").read_text(encoding="utf-8")
     links = set(re.findall(r"\]\(([^)\s]+\.ipynb)\)", readme))
-    missing = sorted({p.name for p in NOTEBOOKS if p.parent == NOTEBOOK_DIR} - links)
+    missing = sorted({p.name for p in NOTEBOOKS} - links)
     broken = sorted(link for link in links if not (NOTEBOOK_DIR / link).exists())
     assert not missing, f"notebooks/README.md does not link {missing}"
     assert not broken, f"notebooks/README.md links notebooks that do not exist: {broken}"
