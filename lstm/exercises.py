@@ -8,8 +8,9 @@ in NumPy, then check each against the project's `lstm.LSTMCell` and minigrad's a
     exercises.check_truncated_backward(my_truncated)   # (dout, cache, k) -> (dx, grads), cut every k steps
     exercises.check_cell_path_gradient(my_cell_path)   # (f, dc_last) -> dc, along the cell state alone
 
-Each prints PASS or FAIL, the verdict (which gate, and what to check) and the per-gate table, and returns
-the report (`lstm.compare.Report`), which a notebook also shows as a colour-coded table. The signatures
+Each prints PASS or FAIL, the verdict (which gate, and what to check) and the per-gate table (in Jupyter,
+folded under one click), and returns the report (`lstm.compare.Report`), which a notebook also shows as a
+colour-coded table; `collapsed(report)` shows it short, the tables folded. The signatures
 and the cache are those of `lstm.reference`; the backward checks hand your function the cache of
 `lstm.reference.lstm_step_forward` (or `lstm_forward`), so each exercise can be checked on its own.
 
@@ -27,7 +28,9 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import html
 import io
+import sys
 from collections.abc import Callable
 
 import numpy as np
@@ -38,7 +41,7 @@ from lstm.lstm_cell import LSTMCell
 from lstm.reference import GATE_ORDER, PARAM_NAMES, gate_slices
 
 __all__ = ["check_bptt_backward", "check_cell_path_gradient", "check_step_backward", "check_step_forward",
-           "check_truncated_backward", "verdict"]
+           "check_truncated_backward", "collapsed", "verdict"]
 
 ACTIVATION = {"i": "sigmoid", "f": "sigmoid", "g": "tanh", "o": "sigmoid"}
 
@@ -76,9 +79,52 @@ def _run(who: str, my_fn: Callable, signature: str, check: Callable) -> compare.
 
 
 def _announce(who: str, report: compare.Report) -> compare.Report:
+    """PASS or FAIL and the verdict, then the tables: folded, one click away, in Jupyter; printed
+    elsewhere."""
     print(f"{who}: {'PASS' if report.ok else 'FAIL'}")
-    print(report)
+    if _in_jupyter():
+        print(*report.verdict, sep="\n")
+        from IPython.display import display
+
+        display(Collapsed(report, head=False))
+    else:
+        print(report)
     return report
+
+
+def _in_jupyter() -> bool:
+    """Whether this runs in a Jupyter kernel (which has imported IPython already)."""
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None else None
+    return getattr(shell, "kernel", None) is not None
+
+
+class Collapsed:
+    """A report shown short: PASS or FAIL and its verdict (``head``), then its full tables folded in an
+    HTML ``<details>`` that opens on a click. ``str()`` is the short text."""
+
+    def __init__(self, report: compare.Report, head: bool = True):
+        self.report, self.head = report, head
+
+    def _short(self) -> list[str]:
+        return ["PASS" if self.report.ok else "FAIL", *self.report.verdict] if self.head else []
+
+    def _repr_html_(self) -> str:
+        lines = [f"<p>{html.escape(line)}</p>" for line in self._short()]
+        rows = len(self.report.rows)
+        lines.append(f"<details><summary>the full report ({rows} rows): click to open</summary>"
+                     f"{self.report._repr_html_()}</details>")  # fmt: skip
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return "\n".join(self._short() or ["PASS" if self.report.ok else "FAIL"])
+
+    __repr__ = __str__
+
+
+def collapsed(report: compare.Report) -> Collapsed:
+    """``report`` shown short in Jupyter: PASS or FAIL, the verdict, and the tables folded (`Collapsed`)."""
+    return Collapsed(report)
 
 
 def _gate_values(cache) -> dict | None:

@@ -294,3 +294,14 @@ def test_the_cell_path_not_done_yet(capsys):
     assert exercises.check_cell_path_gradient(todo) is None
     assert capsys.readouterr().out.startswith("check_cell_path_gradient: NOT DONE YET — todo raises "
                                               "NotImplementedError (the cell path)")  # fmt: skip
+
+
+def test_collapsed_shows_the_verdict_and_folds_the_tables():
+    report = exercises.check_step_backward(step_backward_forget_uses_c)
+    page = exercises.collapsed(report)._repr_html_()
+    before, folded = page.split("<details>")
+    assert "<p>FAIL</p>" in before and "forget gate: weight_ih rows 4:8" in before
+    assert folded.startswith(f"<summary>the full report ({len(report.rows)} rows): click to open</summary>")
+    assert "<table" in folded and "<table" not in before
+    assert str(exercises.collapsed(report)) == "\n".join(["FAIL", *report.verdict])
+    assert "<p>FAIL</p>" not in exercises.Collapsed(report, head=False)._repr_html_()
