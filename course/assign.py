@@ -31,7 +31,7 @@ from pathlib import Path
 import nbformat
 
 import minigrad as mg
-from course.execute import execute
+from course.execute import execute, merge_streams
 from minigrad.files import atomic_write
 
 COURSE = Path(__file__).resolve().parent
@@ -123,23 +123,6 @@ def _tidy(nb: nbformat.NotebookNode, name: str) -> nbformat.NotebookNode:
     return nb
 
 
-def _merge_streams(nb: nbformat.NotebookNode) -> None:
-    """Join each cell's consecutive outputs to the same stream: how a kernel splits printed text into
-    messages depends on timing, and the stored notebook should not."""
-    for cell in nb.cells:
-        if cell.cell_type != "code":
-            continue
-        merged = []
-        for output in cell.outputs:
-            last = merged[-1] if merged else None
-            if (output.output_type == "stream" and last is not None and last.output_type == "stream"
-                    and last.name == output.name):  # fmt: skip
-                last.text += output.text
-            else:
-                merged.append(output)
-        cell.outputs = merged
-
-
 def assign_all(dist: Path, notebooks: Path, run: bool = True, only: list[str] | None = None,
                say=print) -> list[Generated]:  # fmt: skip
     """Generate every master (or those whose name starts with one of ``only``) and write what they give:
@@ -158,7 +141,7 @@ def assign_all(dist: Path, notebooks: Path, run: bool = True, only: list[str] | 
             if failure is not None:
                 raise CourseError(f"{master.name}: the student notebook does not run: {failure}")
             g.student.metadata.language_info = {"name": "python"}  # not the version that ran it
-            _merge_streams(g.student)
+            merge_streams(g.student)
             atomic_write(notebooks / f"{g.name}.ipynb", nbformat.writes(g.student) + "\n")
         atomic_write(dist / "student" / f"{g.name}.ipynb", nbformat.writes(g.student) + "\n")
         atomic_write(dist / "solutions" / f"{g.name}_solutions.ipynb", nbformat.writes(g.solutions) + "\n")

@@ -22,6 +22,7 @@ from traitlets import default
 
 NOTEBOOK_TIMEOUT = 300  # seconds for a whole notebook; each is written to run in well under a minute
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
+ONE_THREAD = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 
 
 class ThisInterpreterKernelManager(AsyncKernelManager):
@@ -54,8 +55,11 @@ def execute(nb: nbformat.NotebookNode, folder: Path, timeout: float = NOTEBOOK_T
         on_cell_start=on_cell_start,
     )
     # A kernel picks matplotlib's inline backend only when MPLBACKEND is unset (the test suite sets Agg),
-    # and the notebooks run as they do for a student, with their figures stored.
-    backend = os.environ.pop("MPLBACKEND", None)
+    # and the notebooks run as they do for a student, with their figures stored. One BLAS thread: the
+    # notebooks' matrices are small, and their printed digits then repeat from run to run.
+    saved = {name: os.environ.get(name) for name in ("MPLBACKEND", *ONE_THREAD)}
+    os.environ.pop("MPLBACKEND", None)
+    os.environ.update(dict.fromkeys(ONE_THREAD, "1"))
     try:
         client.execute()
     except CellExecutionError as e:
@@ -65,11 +69,39 @@ def execute(nb: nbformat.NotebookNode, folder: Path, timeout: float = NOTEBOOK_T
     except DeadKernelError as e:
         return f"the kernel died in cell {current['index']}: {e}"
     finally:
-        if backend is not None:
-            os.environ["MPLBACKEND"] = backend
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
     return None
 
 
 def run_notebook(path: Path, timeout: float = NOTEBOOK_TIMEOUT) -> str | None:
     """Execute the notebook at ``path`` in its folder without saving it; see `execute`."""
     return execute(nbformat.read(path, as_version=4), path.parent, timeout)
+
+
+def merge_streams(nb: nbformat.NotebookNode) -> None:
+    """Join each cell's consecutive outputs to the same stream: how a kernel splits printed text into
+    messages depends on timing, and a stored notebook should not."""
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        merged = []
+        for output in cell.outputs:
+            last = merged[-1] if merged else None
+            if (output.output_type == "stream" and last is not None and last.output_type == "stream"
+                    and last.name == output.name):  # fmt: skip
+                last.text += output.text
+            else:
+                merged.append(output)
+        cell.outputs = merged
+
+
+def printed(nb: nbformat.NotebookNode) -> list[list[str]]:
+    """Per code cell, the text it printed and the plain text of what it showed (images left out)."""
+    merge_streams(nb)
+    return [[o.text if o.output_type == "stream" else o.get("data", {}).get("text/plain", "")
+             for o in cell.outputs if o.output_type != "display_data" or "text/plain" in o.get("data", {})]
+            for cell in nb.cells if cell.cell_type == "code"]  # fmt: skip

@@ -11,6 +11,7 @@ with a time limit for the whole notebook.
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 import socket
@@ -20,7 +21,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from course.execute import ThisInterpreterKernelManager, run_notebook
+from course.execute import ThisInterpreterKernelManager, execute, printed, run_notebook
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK_DIR = ROOT / "notebooks"
@@ -67,9 +68,17 @@ def test_notebook_runs_without_error(path: Path, monkeypatch):
     # The suite runs with MPLBACKEND=Agg; a kernel picks its inline backend only when it is unset, and
     # the notebooks should run as they do for a student.
     monkeypatch.delenv("MPLBACKEND", raising=False)
-    failure = run_notebook(path)
+    nb = nbformat.read(path, as_version=4)
+    stored = printed(copy.deepcopy(nb))
+    failure = execute(nb, path.parent)
+    rel = path.relative_to(NOTEBOOK_DIR).as_posix()
     if failure is not None:
-        pytest.fail(f"{path.relative_to(NOTEBOOK_DIR).as_posix()}: {failure}", pytrace=False)
+        pytest.fail(f"{rel}: {failure}", pytrace=False)
+    # What a fresh run prints is what is stored: `bash setup.sh assign` would change nothing
+    fresh = printed(nb)
+    changed = [k for k, (a, b) in enumerate(zip(stored, fresh)) if a != b]
+    assert not changed, f"{rel}: code cells {changed} print something else than is stored, first:\n" + (
+        f"stored: {stored[changed[0]]}\nfresh:  {fresh[changed[0]]}" if changed else "")
 
 
 def test_the_runner_uses_this_interpreter_and_folder_and_names_the_failing_cell(tmp_path):
