@@ -30,6 +30,8 @@ def _questions(master) -> list[str]:
 def test_every_notebook_has_a_master_and_the_exercises_are_assignments():
     stored = sorted(p.name for p in (ROOT / "notebooks").glob("*.ipynb"))
     assert stored == [m.name for m in MASTERS], "every notebook in notebooks/ is generated from course/"
+    for master in MASTERS:
+        nbformat.validate(nbformat.read(master, as_version=4))  # Jupyter opens it without complaint
     assert [m.name[:2] for m in ASSIGNMENTS] == ["01", "03", "04", "05"]
     assert {m.stem: _questions(m) for m in ASSIGNMENTS} == {
         "01_autograd_from_scratch": ["silu"],
