@@ -3,6 +3,9 @@
 #
 #   bash setup.sh run [ARGS...]    train the LSTM; ARGS go to `python -m lstm train`
 #   bash setup.sh test [ARGS...]   lint, then run every test; ARGS go to pytest
+#   bash setup.sh assign [ARGS...] generate notebooks/ and dist/ from the masters in course/;
+#                                  ARGS go to `python -m course assign`
+#   bash setup.sh grade [ARGS...]  grade a folder of submitted notebooks; ARGS go to `python -m course grade`
 #
 # `run` installs what training and the notebooks need (the `notebooks` extra); `test` adds the
 # development tools (the `dev` extra: pytest, hypothesis, ruff, ...).
@@ -130,7 +133,7 @@ run_tests() {
 }
 
 usage() {
-    say "usage: bash setup.sh run [ARGS...] | bash setup.sh test [ARGS...]"
+    say "usage: bash setup.sh run|test|assign|grade [ARGS...]"
     exit 2
 }
 
@@ -139,7 +142,7 @@ main() {
     local cmd=$1
     shift
     case "$cmd" in
-        run | test) ;;
+        run | test | assign | grade) ;;
         *) usage ;;
     esac
     ensure_venv
@@ -151,6 +154,7 @@ main() {
     case "$cmd" in
         run) exec "$PY" -m lstm train "$@" ;;
         test) run_tests "$@" ;;
+        assign | grade) exec "$PY" -m course "$cmd" "$@" ;;
     esac
 }
 

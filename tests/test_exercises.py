@@ -234,3 +234,116 @@ def test_block_step_check_says_not_done_yet(capsys):
 
     assert exercises.check_block_step(my_block_step) is None
     assert capsys.readouterr().out.startswith("check_block_step: NOT DONE YET")
+
+
+# -- verdict: the autograder's one line ---
+
+
+def test_verdict_is_one_line_and_prints_nothing(capsys):
+    assert exercises.verdict(exercises.check_step_backward, reference.lstm_step_backward, seed=3) == "PASS"
+    assert exercises.verdict(exercises.check_step_backward, step_backward_todo) == "NOT DONE YET"
+    found = exercises.verdict(exercises.check_step_backward, step_backward_forget_uses_c, hidden_size=3)
+    assert found.startswith("FAIL: forget gate: weight_ih rows 3:6") and "\n" not in found
+    assert "dL/df = dc * c_prev" in found
+    assert capsys.readouterr().out == ""
+
+
+# -- truncated backpropagation through time ---
+
+
+def truncated_by_hand(dout, cache, k):
+    """Truncated BPTT written out: each chunk [s, s + k) is a full BPTT of its own from zero upstream
+    state, with reference.lstm_backward."""
+    B, T, H = dout.shape
+    zero = np.zeros((B, H))
+    dx = np.empty((B, T, cache[0].x.shape[1]))
+    grads = dict.fromkeys(PARAM_NAMES, 0.0)
+    for s in range(0, T, k):
+        chunk_dx, _, _, chunk = reference.lstm_backward(dout[:, s : s + k], cache[s : s + k], zero, zero)
+        dx[:, s : s + k] = chunk_dx
+        for name in grads:
+            grads[name] = grads[name] + chunk[name]
+    return dx, grads
+
+
+def full_bptt(dout, cache, k):
+    B, _, H = dout.shape
+    dx, _, _, grads = reference.lstm_backward(dout, cache, np.zeros((B, H)), np.zeros((B, H)))
+    return dx, grads
+
+
+@pytest.mark.parametrize(("k", "T"), [(3, 7), (1, 4), (2, 6), (5, 5)])
+def test_truncated_bptt_by_hand_passes(k, T, capsys):
+    report = exercises.check_truncated_backward(truncated_by_hand, k=k, T=T, seed=k + T)
+    assert report.ok, str(report)
+    assert capsys.readouterr().out.startswith("check_truncated_backward: PASS\n")
+
+
+def test_full_bptt_passes_only_when_the_chunk_holds_the_whole_sequence(capsys):
+    assert exercises.check_truncated_backward(full_bptt, k=7, T=7).ok
+    report = exercises.check_truncated_backward(full_bptt, k=3, T=7)
+    assert not report.ok
+    # dout at steps 3..6 leaks back across the boundaries at 3 and 6 into every earlier step
+    assert report.verdict[0].startswith("dx departs at steps [0, 1, 2, 3, 4, 5]: the chunks are steps "
+                                        "[0, 3), [3, 6), [6, 7)")  # fmt: skip
+    assert "check_truncated_backward: FAIL" in capsys.readouterr().out
+
+
+def test_truncated_bptt_not_done_and_wrong_shapes():
+    def todo(dout, cache, k):
+        raise NotImplementedError
+
+    assert exercises.verdict(exercises.check_truncated_backward, todo) == "NOT DONE YET"
+    expected = r"^check_truncated_backward: your dx has shape \(2, 3\) but expected \(2, 7, 3\) "
+    with pytest.raises(ValueError, match=expected + r"\(batch, time, input_size\)$"):
+        exercises.check_truncated_backward(lambda dout, cache, k: (np.zeros((2, 3)), {}))
+    with pytest.raises(ValueError, match=r"^check_truncated_backward: k must be a positive integer, got 0$"):
+        exercises.check_truncated_backward(truncated_by_hand, k=0)
+
+
+# -- the gradient along the cell state ---
+
+
+def cell_path_by_products(f, dc_last):
+    """dL/dc_t = dc_last * f[t+1] * ... * f[T-1], the forget gates of the later steps."""
+    later = np.cumprod(f[:0:-1], axis=0)[::-1]  # later[t] = f[t+1] * ... * f[T-1]
+    return np.concatenate([later * dc_last, dc_last[None]])
+
+
+def cell_path_off_by_one(f, dc_last):
+    dc = np.empty_like(f)
+    dc[-1] = dc_last
+    for t in range(len(f) - 1, 0, -1):
+        dc[t - 1] = dc[t] * f[t - 1]  # the earlier step's gate: wrong
+    return dc
+
+
+@pytest.mark.parametrize(("T", "seed"), [(1, 0), (6, 1), (25, 2)])
+def test_the_cell_path_as_a_product_of_forget_gates_passes(T, seed):
+    found = exercises.verdict(exercises.check_cell_path_gradient, cell_path_by_products, T=T, seed=seed)
+    assert found == "PASS"
+
+
+def test_the_cell_path_with_the_wrong_steps_gates_fails_at_every_earlier_step():
+    found = exercises.verdict(exercises.check_cell_path_gradient, cell_path_off_by_one, T=5)
+    assert found.startswith("FAIL: dL/dc_t departs at steps [0, 1, 2, 3] (the last step is 4)")
+
+
+def test_the_cell_path_not_done_yet(capsys):
+    def todo(f, dc_last):
+        raise NotImplementedError("the cell path")
+
+    assert exercises.check_cell_path_gradient(todo) is None
+    assert capsys.readouterr().out.startswith("check_cell_path_gradient: NOT DONE YET — todo raises "
+                                              "NotImplementedError (the cell path)")  # fmt: skip
+
+
+def test_collapsed_shows_the_verdict_and_folds_the_tables():
+    report = exercises.check_step_backward(step_backward_forget_uses_c)
+    page = exercises.collapsed(report)._repr_html_()
+    before, folded = page.split("<details>")
+    assert "<p>FAIL</p>" in before and "forget gate: weight_ih rows 4:8" in before
+    assert folded.startswith(f"<summary>the full report ({len(report.rows)} rows): click to open</summary>")
+    assert "<table" in folded and "<table" not in before
+    assert str(exercises.collapsed(report)) == "\n".join(["FAIL", *report.verdict])
+    assert "<p>FAIL</p>" not in exercises.Collapsed(report, head=False)._repr_html_()

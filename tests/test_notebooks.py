@@ -1,6 +1,7 @@
-"""The notebooks under notebooks/ (exercises and their solutions): each one runs from top to bottom in a
-fresh kernel without an error, and is stored the way it is published, executed, with small outputs that
-name no file, folder, machine or memory address of the computer that ran it.
+"""The notebooks under notebooks/ (the student notebooks `python -m course assign` generates from the
+masters in course/): each one runs from top to bottom in a fresh kernel without an error, and is stored the
+way it is published, executed, with small outputs that name no file, folder, machine or memory address of
+the computer that ran it.
 
 Each notebook is its own test, so ``pytest -n 2`` runs two at once. The kernel is the ``python3`` kernel
 of the interpreter running pytest (ipykernel's built-in kernel spec, which starts ``sys.executable``), so
@@ -10,27 +11,23 @@ with a time limit for the whole notebook.
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 import socket
 import sys
-import time
 from pathlib import Path
 
 import nbformat
 import pytest
-from jupyter_client.kernelspec import KernelSpecManager
-from jupyter_client.manager import AsyncKernelManager
-from nbclient import NotebookClient
-from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
-from traitlets import default
+
+from course.execute import ThisInterpreterKernelManager, execute, printed, run_notebook
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK_DIR = ROOT / "notebooks"
 NOTEBOOKS = sorted(p for p in NOTEBOOK_DIR.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
 IDS = [p.relative_to(NOTEBOOK_DIR).as_posix() for p in NOTEBOOKS]
 
-NOTEBOOK_TIMEOUT = 300  # seconds for a whole notebook; each is written to run in well under a minute
 MAX_OUTPUT_BYTES = 200_000
 MAX_NOTEBOOK_BYTES = 2_000_000
 
@@ -38,16 +35,6 @@ MAX_NOTEBOOK_BYTES = 2_000_000
 ABSOLUTE_PATH = re.compile(r"(?<![\w.<])/(?:work|home|root|tmp|Users)\b|\b[A-Za-z]:\\(?:Users|Windows)\b")
 MEMORY_ADDRESS = re.compile(r"0x[0-9a-f]{6,}", re.IGNORECASE)
 BINARY = ("image/png", "image/jpeg", "image/gif")  # base64: any letters may occur in it
-ANSI = re.compile(r"\x1b\[[0-9;]*m")
-
-
-class ThisInterpreterKernelManager(AsyncKernelManager):
-    """Starts ipykernel's own ``python3`` kernel spec, which runs ``sys.executable``: a ``python3`` spec
-    installed in a user's or another environment's Jupyter folders would otherwise take precedence."""
-
-    @default("kernel_spec_manager")
-    def _native_kernel_only(self) -> KernelSpecManager:
-        return KernelSpecManager(kernel_dirs=[])
 
 
 def test_the_kernel_is_the_interpreter_running_the_tests():
@@ -56,23 +43,18 @@ def test_the_kernel_is_the_interpreter_running_the_tests():
 
 
 def test_notebooks_are_found_and_named_by_the_convention():
-    assert any(p.parent == NOTEBOOK_DIR for p in NOTEBOOKS), f"no notebook in {NOTEBOOK_DIR}"
+    assert NOTEBOOKS, f"no notebook in {NOTEBOOK_DIR}"
     for p in NOTEBOOKS:
         rel = p.relative_to(NOTEBOOK_DIR).as_posix()
-        assert re.fullmatch(r"\d\d_[a-z0-9_]+\.ipynb|solutions/\d\d_[a-z0-9_]+_solutions\.ipynb", rel), (
-            f"{rel}: notebooks are named notebooks/NN_topic.ipynb, their solutions "
-            "notebooks/solutions/NN_topic_solutions.ipynb"
+        assert re.fullmatch(r"\d\d_[a-z0-9_]+\.ipynb", rel), (
+            f"{rel}: notebooks are named notebooks/NN_topic.ipynb (generated from course/NN_topic.ipynb)"
         )
-        if p.parent.name == "solutions":
-            exercise = NOTEBOOK_DIR / p.name.replace("_solutions.ipynb", ".ipynb")
-            assert exercise.exists(), f"{rel} solves {exercise.name}, which does not exist"
 
 
 def test_readme_links_every_notebook_and_only_existing_ones():
-    # Solutions are not linked: the README goes out to students with notebooks/, without solutions/.
     readme = (NOTEBOOK_DIR / "README.md").read_text(encoding="utf-8")
     links = set(re.findall(r"\]\(([^)\s]+\.ipynb)\)", readme))
-    missing = sorted({p.name for p in NOTEBOOKS if p.parent == NOTEBOOK_DIR} - links)
+    missing = sorted({p.name for p in NOTEBOOKS} - links)
     broken = sorted(link for link in links if not (NOTEBOOK_DIR / link).exists())
     assert not missing, f"notebooks/README.md does not link {missing}"
     assert not broken, f"notebooks/README.md links notebooks that do not exist: {broken}"
@@ -81,45 +63,22 @@ def test_readme_links_every_notebook_and_only_existing_ones():
 # -- running ---
 
 
-def run_notebook(path: Path, timeout: float = NOTEBOOK_TIMEOUT) -> str | None:
-    """Execute the notebook at ``path`` in a fresh kernel, in its folder, without saving it; return None,
-    or what went wrong: the failing cell's index, the error and its traceback."""
-    nb = nbformat.read(path, as_version=4)
-    deadline = time.monotonic() + timeout
-    current = {"index": None}
-
-    def on_cell_start(cell, cell_index):
-        current["index"] = cell_index
-
-    client = NotebookClient(
-        nb,
-        kernel_name="python3",
-        kernel_manager_class=ThisInterpreterKernelManager,
-        # the time left for the whole notebook, given to each cell in turn
-        timeout_func=lambda cell: max(1, int(deadline - time.monotonic())),
-        resources={"metadata": {"path": str(path.parent)}},
-        record_timing=False,
-        on_cell_start=on_cell_start,
-    )
-    try:
-        client.execute()
-    except CellExecutionError as e:
-        return f"cell {current['index']} raised {e.ename}: {e.evalue}\n\n{ANSI.sub('', str(e))}"
-    except CellTimeoutError:
-        return f"did not finish within {timeout:g} s (stopped in cell {current['index']})"
-    except DeadKernelError as e:
-        return f"the kernel died in cell {current['index']}: {e}"
-    return None
-
-
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
 def test_notebook_runs_without_error(path: Path, monkeypatch):
     # The suite runs with MPLBACKEND=Agg; a kernel picks its inline backend only when it is unset, and
     # the notebooks should run as they do for a student.
     monkeypatch.delenv("MPLBACKEND", raising=False)
-    failure = run_notebook(path)
+    nb = nbformat.read(path, as_version=4)
+    stored = printed(copy.deepcopy(nb))
+    failure = execute(nb, path.parent)
+    rel = path.relative_to(NOTEBOOK_DIR).as_posix()
     if failure is not None:
-        pytest.fail(f"{path.relative_to(NOTEBOOK_DIR).as_posix()}: {failure}", pytrace=False)
+        pytest.fail(f"{rel}: {failure}", pytrace=False)
+    # What a fresh run prints is what is stored: `bash setup.sh assign` would change nothing
+    fresh = printed(nb)
+    changed = [k for k, (a, b) in enumerate(zip(stored, fresh)) if a != b]
+    assert not changed, f"{rel}: code cells {changed} print something else than is stored, first:\n" + (
+        f"stored: {stored[changed[0]]}\nfresh:  {fresh[changed[0]]}" if changed else "")
 
 
 def test_the_runner_uses_this_interpreter_and_folder_and_names_the_failing_cell(tmp_path):
