@@ -180,7 +180,7 @@ class FastNumpyStep(_NumpyTrainer):
             fused_kernel.activate_step(gates[t], c[t], c[t + 1], tanh_c[t], h[t + 1], self.scratch)
 
         def backward(dh_T):
-            dW, db = np.zeros_like(W), np.zeros_like(b)
+            dW, db = np.zeros(W.shape, W.dtype), np.zeros_like(b)  # row-major, like the products added
             dh, dc = dh_T.copy(), np.zeros_like(dh_T)
             W_h_T = W[I:].T  # (4H, H)
             for t in reversed(range(p.T)):
