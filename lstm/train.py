@@ -17,6 +17,7 @@ stopped after N steps and resumed to M ends with the same parameters as a run of
 from __future__ import annotations
 
 import json
+import sys
 import time
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -228,6 +229,8 @@ def train(config: TrainConfig, out_dir=None, checkpoint=None, resume: bool = Fal
     """
     from tqdm.auto import tqdm
 
+    if sys.platform == "emscripten":
+        tqdm.monitor_interval = 0  # its monitor is a thread, and the browser (Pyodide) has none
     task = build_task(config)
     rng = np.random.default_rng(config.seed)
     model = build_model(config, task, rng)

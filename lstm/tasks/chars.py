@@ -109,9 +109,9 @@ class CharCorpus(Task):
         self.unigram_bits_per_char = float(nats) / math.log(2)
 
     def encode(self, text: str) -> np.ndarray:
-        """A string -> its character ids (int64)."""
+        """A string -> its character ids (``np.intp``, which is int32 under WebAssembly)."""
         try:
-            return np.array([self._ids[char] for char in text], dtype=np.int64)
+            return np.array([self._ids[char] for char in text], dtype=np.intp)
         except KeyError as error:
             raise ValueError(f"character {error.args[0]!r} is not in the vocabulary") from None
 
