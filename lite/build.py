@@ -28,6 +28,7 @@ import shutil
 import subprocess
 import sys
 import tarfile
+import tempfile
 import zipfile
 from pathlib import Path
 
@@ -234,10 +235,17 @@ def build(out: Path, offline: bool = False, work: Path | None = None) -> dict:
     """Builds the site into ``out``; returns a summary (notebooks, wheels, Pyodide source, bytes)."""
     out = Path(out).resolve()
     work = Path(work or ROOT / "build" / "lite").resolve()
-    cache, stage = work / "cache", work / "stage"
+    cache = work / "cache"
     prepare_output(out)
-    if stage.exists():
-        shutil.rmtree(stage)  # always from clean: see site_config
+    work.mkdir(parents=True, exist_ok=True)
+    stage = Path(tempfile.mkdtemp(prefix="stage-", dir=work))  # always from clean: see site_config
+    try:
+        return _build(out, offline, cache, stage)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+
+
+def _build(out: Path, offline: bool, cache: Path, stage: Path) -> dict:
     contents = stage / "contents"
 
     notebook_dir = ROOT / "notebooks"

@@ -31,7 +31,7 @@ IDS = [p.relative_to(NOTEBOOK_DIR).as_posix() for p in NOTEBOOKS]
 CHROMIUM = "chromium-headless-shell"
 NOTEBOOK_TIMEOUT_MS = 600_000
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow]
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.xdist_group("browser")]
 
 # Each code cell as the page shows it: its source, prompt and outputs (mime type, text, has an <svg>).
 CELLS_JS = """() => Array.from(document.querySelectorAll('.jp-Notebook .jp-CodeCell')).map(cell => ({
