@@ -153,7 +153,7 @@ def test_render_svg_outside_the_browser_says_where_it_runs():
         browser.render_svg("digraph { a -> b }")
     assert str(info.value) == (
         "render_svg: Graphviz in WebAssembly runs only in the browser (Pyodide); "
-        "elsewhere drawings are rendered by the Graphviz program `dot`"
+        "elsewhere drawings are rendered by the Graphviz program dot"
     )
     assert isinstance(info.value, mg.MinigradError) and isinstance(info.value, GraphvizError)
     assert "apt-get" not in str(info.value)

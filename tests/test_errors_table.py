@@ -17,6 +17,7 @@ import pytest
 
 import lstm
 import minigrad as mg
+from minigrad.viz import browser
 
 
 def raises(cls, text: str):
@@ -370,6 +371,7 @@ SITUATIONS = {
     "E21": _function_count,
     "E22": _function_shape,
     "E23": _function_raises,
+    "E24": lambda: browser.render_svg("digraph { a -> b }"),
 }
 
 

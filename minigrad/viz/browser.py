@@ -36,7 +36,7 @@ def _require_browser(who: str) -> None:
     if not in_browser():
         raise BrowserGraphvizError(
             f"{who}: Graphviz in WebAssembly runs only in the browser (Pyodide); "
-            "elsewhere drawings are rendered by the Graphviz program `dot`"
+            "elsewhere drawings are rendered by the Graphviz program dot"
         )
 
 
