@@ -175,6 +175,10 @@ def assemble_pyodide(dest: Path, cache: Path) -> int:
                 raise LiteBuildError(f"{source.name}: has no {entry['file_name']} (Pyodide package {name})")
             data = z.read(member)
             copy_verified(data, entry["sha256"], dest / entry["file_name"], f"{source.name}:{member}")
+    # The lock lists only what the site carries: a package it names is taken from there without a look
+    # at the site's wheels (tqdm, which the lock has, would otherwise fail to install, silently).
+    lock["packages"] = {name: entry for name, entry in lock["packages"].items() if _normal(name) in needed}
+    atomic_write(dest / "pyodide-lock.json", json.dumps(lock, indent=1) + "\n")
     return len(needed)
 
 

@@ -45,7 +45,8 @@ def _fake_pyodide(tmp_path, monkeypatch, numpy_bytes: bytes) -> Path:
     carrying ``numpy_bytes`` under that file name."""
     lock = {"info": {"version": lite.PYODIDE_VERSION},
             "packages": {"numpy": {"file_name": "numpy.whl", "depends": [],
-                                   "sha256": hashlib.sha256(b"numpy").hexdigest()}}}  # fmt: skip
+                                   "sha256": hashlib.sha256(b"numpy").hexdigest()},
+                         "tqdm": {"file_name": "tqdm.whl", "depends": [], "sha256": "0" * 64}}}  # fmt: skip
     files = dict.fromkeys(lite.PYODIDE_CORE, b"core")
     files["pyodide-lock.json"] = json.dumps(lock).encode()
     tarball = _tarball(tmp_path / "pyodide.tgz", files)
@@ -63,6 +64,9 @@ def test_offline_pyodide_takes_files_whose_hash_the_official_lock_gives(tmp_path
     assert lite.assemble_pyodide(dest, tmp_path / "cache") == 1
     assert (dest / "numpy.whl").read_bytes() == b"numpy"
     assert (dest / "pyodide.asm.wasm").read_bytes() == b"core"
+    assert json.loads((dest / "pyodide-lock.json").read_text())["packages"] == {
+        "numpy": {"file_name": "numpy.whl", "depends": [], "sha256": hashlib.sha256(b"numpy").hexdigest()}
+    }  # tqdm, which the official lock lists but the site does not carry, comes from the site's wheels
 
 
 def test_offline_pyodide_refuses_a_file_whose_hash_differs(tmp_path, monkeypatch):
