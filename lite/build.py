@@ -241,6 +241,8 @@ def build(out: Path, offline: bool = False, work: Path | None = None) -> dict:
     work = Path(work or ROOT / "build" / "lite").resolve()
     cache = work / "cache"
     prepare_output(out)
+    # marked before anything is written, so that the folder of a build that failed half-way is replaceable
+    atomic_write(out / MARKER, "")
     work.mkdir(parents=True, exist_ok=True)
     stage = Path(tempfile.mkdtemp(prefix="stage-", dir=work))  # always from clean: see site_config
     try:
