@@ -263,8 +263,14 @@ def _build(out: Path, offline: bool, cache: Path, stage: Path) -> dict:
 
     wheels_dir = stage / "wheels"
     log("pip wheel . --no-deps")
+    # from a copy: setuptools builds in the source's build/ folder, which another build may be using
+    source = stage / "source"
+    for name in ("pyproject.toml", "README.md"):
+        atomic_write(source / name, (ROOT / name).read_bytes())
+    for package in ("minigrad", "lstm"):
+        shutil.copytree(ROOT / package, source / package, ignore=shutil.ignore_patterns("__pycache__"))
     run([sys.executable, "-m", "pip", "wheel", "--quiet", "--disable-pip-version-check", "--no-deps",
-         "--no-build-isolation", "-w", wheels_dir, ROOT], stdout=subprocess.DEVNULL)  # fmt: skip
+         "--no-build-isolation", "-w", wheels_dir, source], stdout=subprocess.DEVNULL)  # fmt: skip
     wheels = sorted(wheels_dir.glob("*.whl")) + pip_download(LITE / "wheels.txt", cache)
 
     if offline:
