@@ -17,7 +17,7 @@ from __future__ import annotations
 import sys
 
 from minigrad.errors import MinigradError
-from minigrad.viz.render import GraphvizError
+from minigrad.viz import GraphvizError
 
 SITE_SCRIPT = "static/viz/viz-global.js"  # where the site serves @viz-js/viz, from its root
 _viz = None  # the loaded Viz instance (a JavaScript object), once `load` has run
