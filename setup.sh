@@ -3,6 +3,7 @@
 #
 #   bash setup.sh run [ARGS...]    train the LSTM; ARGS go to `python -m lstm train`
 #   bash setup.sh test [ARGS...]   lint, then run every test; ARGS go to pytest
+#   bash setup.sh lite [--offline] [--out DIR]   build the course as a static site (default dist/lite/)
 #   bash setup.sh assign [ARGS...] generate notebooks/ and dist/ from the masters in course/;
 #                                  ARGS go to `python -m course assign`
 #   bash setup.sh grade [ARGS...]  grade a folder of submitted notebooks; ARGS go to `python -m course grade`
@@ -53,6 +54,27 @@ apt_install() {
         apt_lists=fresh
     fi
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@"
+}
+
+# What the browser site needs: its build tools (pinned in lite/requirements.txt) and npm; for the browser
+# test also Debian's headless Chromium. Without a browser the test skips, saying why; a build without npm
+# fails with a clear message.
+ensure_lite_tools() {
+    local want
+    want=$(sha256sum lite/requirements.txt | cut -d' ' -f1)
+    if [ "$(cat "$VENV/.lite-tools" 2>/dev/null)" != "$want" ]; then
+        say "installing the browser site's tools (lite/requirements.txt)"
+        "$PY" -m pip install --disable-pip-version-check --progress-bar off -q -r lite/requirements.txt
+        echo "$want" >"$VENV/.lite-tools"
+    fi
+    command -v npm >/dev/null 2>&1 || apt_install npm ||
+        say "npm is missing and could not be installed: the browser site cannot be built"
+}
+
+ensure_browser() {
+    command -v chromium-headless-shell >/dev/null 2>&1 && return 0
+    say "installing Debian's chromium-headless-shell for the browser test"
+    apt_install chromium-headless-shell || say "could not install chromium-headless-shell: the browser test will skip"
 }
 
 venv_works() { "$PY" -m pip --version >/dev/null 2>&1; }
@@ -125,7 +147,8 @@ run_tests() {
     say "ruff check ."
     "$PY" -m ruff check .
     local status=0
-    "$PY" -m pytest -n 2 "$@" || status=$?
+    # loadgroup: the browser tests share one site and one browser, so they run in one worker
+    "$PY" -m pytest -n 2 --dist loadgroup "$@" || status=$?
     if [ "$status" -eq 5 ]; then
         die "pytest collected no tests: that counts as a failure"
     fi
@@ -133,7 +156,7 @@ run_tests() {
 }
 
 usage() {
-    say "usage: bash setup.sh run|test|assign|grade [ARGS...]"
+    say "usage: bash setup.sh run|test|assign|grade|lite [ARGS...]"
     exit 2
 }
 
@@ -142,7 +165,7 @@ main() {
     local cmd=$1
     shift
     case "$cmd" in
-        run | test | assign | grade) ;;
+        run | test | assign | grade | lite) ;;
         *) usage ;;
     esac
     ensure_venv
@@ -153,8 +176,16 @@ main() {
     esac
     case "$cmd" in
         run) exec "$PY" -m lstm train "$@" ;;
-        test) run_tests "$@" ;;
+        test)
+            ensure_lite_tools
+            ensure_browser
+            run_tests "$@"
+            ;;
         assign | grade) exec "$PY" -m course "$cmd" "$@" ;;
+        lite)
+            ensure_lite_tools
+            exec "$PY" lite/build.py "$@"
+            ;;
     esac
 }
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import sys
 import time
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -357,6 +358,8 @@ def train(config: TrainConfig, out_dir=None, checkpoint=None, resume: bool = Fal
     from tqdm.auto import tqdm
 
     allocator.keep_freed_memory()  # no page-faulting the graph's memory back in every step
+    if sys.platform == "emscripten":
+        tqdm.monitor_interval = 0  # its monitor is a thread, and the browser (Pyodide) has none
     task = build_task(config)
     check_memory(config, task)
     rng = np.random.default_rng(config.seed)

@@ -18,6 +18,7 @@ from test_engine_hardening import Raises, ReturnsText, SigmoidSavingOneMinusY
 
 import lstm
 import minigrad as mg
+from minigrad.viz import browser
 
 
 def raises(cls, text: str):
@@ -372,6 +373,7 @@ SITUATIONS = {
     "E22": _function_shape,
     "E23": _function_raises,
     "E24": lambda: lstm.LSTMCell(3, 4, variant="vanilla1997", cells_per_block=3),
+    "E25": lambda: browser.render_svg("digraph { a -> b }"),
     "E60": lambda: mg.check_graph(3.0),
     "E61": lambda: mg.gradcheck(lambda e: e.sum(), mg.tensor(np.zeros((0, 3)), requires_grad=True)),
     "E62": lambda: mg.optim.SGD([mg.tensor([1.0], requires_grad=True)], lr=-0.1),

@@ -127,9 +127,9 @@ class CharCorpus(Task):
         self.unigram_bits_per_char = float(nats) / math.log(2)
 
     def encode(self, text: str) -> np.ndarray:
-        """A string -> its character ids (int64)."""
+        """A string -> its character ids (``np.intp``, which is int32 under WebAssembly)."""
         try:
-            return np.array([self._ids[char] for char in text], dtype=np.int64)
+            return np.array([self._ids[char] for char in text], dtype=np.intp)
         except KeyError as error:
             raise ValueError(f"character {error.args[0]!r} is not in the vocabulary") from None
 
@@ -139,7 +139,7 @@ class CharCorpus(Task):
 
     def _windows(self, windows: np.ndarray) -> Batch:
         """(B, L + 1) character ids -> inputs the first L, targets the last L."""
-        targets = windows[:, 1:].astype(np.int64)  # the ids are stored compactly; batches carry int64
+        targets = windows[:, 1:].astype(np.intp)  # the ids are stored compactly; batches carry intp
         return Batch(one_hot(windows[:, :-1], self.vocab_size, self.dtype), targets, None)
 
     def batch(self, batch_size: int, rng: np.random.Generator) -> Batch:

@@ -66,7 +66,7 @@ class CopyTask(Task):
         inputs = np.full((n, self.steps), self.blank)
         inputs[:, : self.length] = symbols
         inputs[:, self.length + self.delay] = self.go
-        y = np.zeros((n, self.steps), dtype=np.int64)
+        y = np.zeros((n, self.steps), dtype=np.intp)
         y[:, -self.length :] = symbols
         mask = np.zeros((n, self.steps), dtype=bool)
         mask[:, -self.length :] = True

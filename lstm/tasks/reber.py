@@ -175,7 +175,7 @@ class EmbeddedReber(Task):
     def make_batch(self, strings: list[str]) -> Batch:
         """Strings -> x (B, T, 7), y (B, T) next-symbol ids, mask (B, T); T = longest length - 1."""
         T = max(len(s) for s in strings) - 1
-        ids = np.zeros((len(strings), T + 1), dtype=np.int64)
+        ids = np.zeros((len(strings), T + 1), dtype=np.intp)
         mask = np.zeros((len(strings), T), dtype=bool)
         for row, string in enumerate(strings):
             ids[row, : len(string)] = [SYMBOLS.index(s) for s in string]
