@@ -21,9 +21,9 @@ import ctypes.util
 import sys
 
 try:
-    import resource  # Unix only
-except ImportError:  # pragma: no cover - Windows
-    resource = None
+    from resource import RUSAGE_SELF, getrusage
+except ImportError:  # Windows; and the browser's (Pyodide's) resource module has no getrusage
+    getrusage = None
 
 M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # the option numbers of glibc's malloc.h
 TRIM_THRESHOLD = 1 << 30
@@ -53,4 +53,4 @@ def keep_freed_memory() -> bool:
 
 def minor_faults() -> int | None:
     """Minor page faults of this process so far (None where the system does not count them)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt if resource is not None else None
+    return getrusage(RUSAGE_SELF).ru_minflt if getrusage is not None else None

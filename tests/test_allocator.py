@@ -66,3 +66,11 @@ def test_training_applies_the_policy_and_reports_faults_per_step(monkeypatch):
     assert calls == [1]
     if allocator.minor_faults() is not None:
         assert isinstance(metrics["page_faults_per_step"], float) and metrics["page_faults_per_step"] >= 0
+
+
+def test_training_runs_where_faults_cannot_be_counted(monkeypatch):
+    # Windows, and the browser: Pyodide's resource module has no getrusage
+    monkeypatch.setattr(allocator, "getrusage", None)
+    assert allocator.minor_faults() is None
+    config = train.TrainConfig(task="adding", seq_len=22, hidden=4, batch=2, steps=12, eval_every=0)
+    assert train.train(config, progress=False).metrics()["page_faults_per_step"] is None

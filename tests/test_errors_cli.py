@@ -7,6 +7,7 @@ import os
 import re
 from pathlib import Path
 
+import errors_doc
 import numpy as np
 import pytest
 from test_checkpoint_hostile import _members, _npy, _with_meta, _write
@@ -17,8 +18,6 @@ from lstm.cli import main
 from lstm.train import TrainConfig, check_memory, load_run_checkpoint, train
 from lstm.validate import check_output, check_prime, check_temperature
 from minigrad.files import FolderLock
-
-DOC = Path(__file__).resolve().parent.parent / "docs" / "errors.md"
 
 
 def _meta(name, edit):
@@ -109,14 +108,9 @@ SITUATIONS = {
 }
 
 
+
 def table_rows() -> dict:
-    """{row id: (error class name, message)} from the C rows of docs/errors.md."""
-    rows = {}
-    for line in DOC.read_text().splitlines():
-        m = re.match(r"^\| (C\d+) \|.*?\| `(\w+)` \| `(.*?)` \|", line)
-        if m:
-            rows[m[1]] = (m[2], m[3].replace("\\|", "|"))
-    return rows
+    return errors_doc.table_rows("C")
 
 
 def test_every_row_has_an_example_and_every_example_a_row():

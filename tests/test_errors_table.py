@@ -10,8 +10,8 @@ tests/test_nn.py). Messages are asserted by their text, since the text is what a
 import gc
 import re
 import weakref
-from pathlib import Path
 
+import errors_doc
 import numpy as np
 import pytest
 from test_engine_hardening import Raises, ReturnsText, SigmoidSavingOneMinusY
@@ -243,7 +243,6 @@ def test_graph_errors_are_minigrad_errors_and_runtime_errors(situation):
 # -- the table in docs/errors.md is what the code says ---
 # Each row's example, by row number; the test runs it and compares the error's class and full message with
 # the row's "Error" and "Message" cells.
-DOC = Path(__file__).resolve().parent.parent / "docs" / "errors.md"
 
 
 def ones(*shape, requires_grad=False):
@@ -430,14 +429,9 @@ SITUATIONS |= {
 }
 
 
+
 def table_rows() -> dict:
-    """{row id: (error class name, message)} from the table of docs/errors.md."""
-    rows = {}
-    for line in DOC.read_text().splitlines():
-        m = re.match(r"^\| (E\d+) \|.*?\| `(\w+)` \| `(.*?)` \|", line)
-        if m:
-            rows[m[1]] = (m[2], m[3].replace("\\|", "|"))
-    return rows
+    return errors_doc.table_rows("E")
 
 
 def test_every_row_of_the_table_has_an_example_and_every_example_a_row():

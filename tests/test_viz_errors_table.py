@@ -2,26 +2,18 @@
 
 from __future__ import annotations
 
-import re
 import sys
 import sysconfig
 from pathlib import Path
 
+import errors_doc
 import pytest
 
 import minigrad as mg
 
-DOC = Path(__file__).resolve().parent.parent / "docs" / "errors.md"
-
 
 def table_rows() -> dict:
-    """{row id: (error class name, message)} from the drawing errors of docs/errors.md."""
-    rows = {}
-    for line in DOC.read_text().splitlines():
-        m = re.match(r"^\| (V\d+) \|.*?\| `(\w+)` \| `(.*?)` \|", line)
-        if m:
-            rows[m[1]] = (m[2], m[3].replace("\\|", "|"))
-    return rows
+    return errors_doc.table_rows("V")
 
 
 def y():
