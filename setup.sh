@@ -146,9 +146,14 @@ run_tests() {
     export OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1} OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
     say "ruff check ."
     "$PY" -m ruff check .
-    local status=0
-    # loadgroup: the browser tests share one site and one browser, so they run in one worker
-    "$PY" -m pytest -n 2 --dist loadgroup "$@" || status=$?
+    local status=0 select=(-m "not browser")
+    # The real-browser test (tests/test_browser.py) runs with BROWSER=1: it is not yet steady enough for
+    # every run (see lite/README.md). loadgroup: its tests share one site and one browser, one worker.
+    if [ "${BROWSER:-0}" = 1 ]; then
+        ensure_browser
+        select=()
+    fi
+    "$PY" -m pytest -n 2 --dist loadgroup "${select[@]}" "$@" || status=$?
     if [ "$status" -eq 5 ]; then
         die "pytest collected no tests: that counts as a failure"
     fi
@@ -178,7 +183,6 @@ main() {
         run) exec "$PY" -m lstm train "$@" ;;
         test)
             ensure_lite_tools
-            ensure_browser
             run_tests "$@"
             ;;
         assign | grade) exec "$PY" -m course "$cmd" "$@" ;;
