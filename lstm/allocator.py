@@ -29,26 +29,19 @@ M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # the option numbers of glibc's mal
 TRIM_THRESHOLD = 1 << 30
 MMAP_THRESHOLD = 32 << 20
 
-_kept = False
-
-
 def keep_freed_memory() -> bool:
     """Ask glibc's malloc to keep freed memory for reuse (see the module's docstring); True if it did.
-    Idempotent; does nothing, and returns False, where malloc is not glibc's."""
-    global _kept
-    if _kept:
-        return True
+    Calling it again changes nothing; it does nothing, and returns False, where malloc is not glibc's."""
     if not sys.platform.startswith("linux"):
         return False
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        mallopt, gnu_version = libc.mallopt, libc.gnu_get_libc_version  # glibc has both; musl neither
-    except (OSError, AttributeError):
+    except OSError:
         return False
-    del gnu_version
-    _kept = bool(mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD))
-    _kept = _kept and bool(mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD))
-    return _kept
+    if not hasattr(libc, "gnu_get_libc_version"):  # not glibc (musl, say): these options are glibc's
+        return False
+    return bool(libc.mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD)) and bool(
+        libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD))
 
 
 def minor_faults() -> int | None:
