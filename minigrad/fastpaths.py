@@ -3,8 +3,7 @@
 They run for every op, so each saves a few hundred nanoseconds where the plain code costs as much as the
 arithmetic on a small array:
 
-- `wrap`: an op output made without ``Tensor.__init__`` (no conversion, no copy, no checks), setting
-  only the three attributes every Tensor has (the others keep their class defaults);
+- `wrap`: an op output made without ``Tensor.__init__`` (no conversion, no copy, no checks);
 - `outputs`: forward's result wrapped, with NumPy's 0-d quirk undone (a ufunc of a 0-d array returns a
   NumPy scalar, which the output holds as a new 0-d array);
 - `add_into`: gradients summed in place into buffers the walk allocated itself.
@@ -26,7 +25,8 @@ _new = object.__new__
 def wrap(data: np.ndarray, ctx, requires_grad: bool) -> Tensor:
     """``Tensor(data)`` made by ``ctx`` (None for a leaf), without __init__'s conversion and copy."""
     t = _new(Tensor)
-    t._data, t.requires_grad, t._ctx = data, requires_grad, ctx
+    t._data, t.requires_grad, t._ctx, t.name = data, requires_grad, ctx, None
+    t.grad, t._index, t._version, t._vcell = None, 0, 0, None
     return t
 
 

@@ -62,14 +62,11 @@ class Tensor:
     (gradients accumulate across backward calls, as in PyTorch; zero them with ``t.grad = None``).
     """
 
-    # Every Tensor has its array, whether it requires grad and the node that made it (None for a leaf);
-    # the rest is set only where it differs from these defaults (most op outputs never get a name).
-    __slots__ = ("_data", "requires_grad", "_ctx", "__dict__", "__weakref__")
-    grad = None
-    name = None
-    _index = 0  # which output of its node (ops with several outputs: split)
-    _version = 0  # the in-place check's stamps, see minigrad.versions
-    _vcell = None
+    # Slots and no __dict__, so that a misspelt attribute (``t.gard = None``) raises AttributeError.
+    # ``_index``: which output of its node (ops with several outputs: split); ``_version`` and ``_vcell``:
+    # the in-place check's stamps, see minigrad.versions.
+    __slots__ = ("_data", "requires_grad", "_ctx", "grad", "name", "_index", "_version", "_vcell",
+                 "__weakref__")
     __array_ufunc__ = None  # ndarray <op> Tensor defers to Tensor's reflected operators
     __array_priority__ = 1000
 
@@ -80,11 +77,8 @@ class Tensor:
                 f"Tensor: only floating-point tensors can require gradients, got dtype {a.dtype}; "
                 "leave out dtype= (integers become floating point) or pass a floating dtype"
             )
-        self._data = a
-        self.requires_grad = bool(requires_grad)
-        self._ctx = None
-        if name is not None:
-            self.name = name
+        self._data, self.requires_grad, self._ctx, self.name = a, bool(requires_grad), None, name
+        self.grad, self._index, self._version, self._vcell = None, 0, 0, None
 
     # -- the array ---
     @property

@@ -81,6 +81,21 @@ def test_array_attributes():
     assert len(t) == 2
 
 
+@pytest.mark.parametrize("make", [lambda: mg.tensor([1.0], requires_grad=True),
+                                  lambda: mg.tensor([1.0], requires_grad=True) * 2,  # an op output
+                                  lambda: mg.nn.Parameter(np.ones(2)),
+                                  lambda: mg.tensor([1.0]).detach()],
+                         ids=["leaf", "op-output", "parameter", "detached"])
+def test_a_misspelt_attribute_raises_instead_of_being_set(make):
+    # `t.gard = None` meant to zero the gradient: setting it silently would leave .grad as it was
+    t = make()
+    for attr in ("gard", "requires_gradient", "nmae"):
+        with pytest.raises(AttributeError, match=f"'{type(t).__name__}' object has no attribute '{attr}'"):
+            setattr(t, attr, None)
+    t.grad, t.name, t.requires_grad = None, "w", True  # the real attributes are still writable
+    assert (t.grad, t.name, t.requires_grad) == (None, "w", True)
+
+
 def test_a_leaf_has_no_graph():
     x = mg.tensor([1.0, 2.0], requires_grad=True, name="x")
     assert x.is_leaf
