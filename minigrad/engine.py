@@ -132,11 +132,12 @@ class Walk:
         return g if g.dtype == inp._data.dtype else g.astype(inp._data.dtype)
 
     def accumulate(self) -> None:
-        """Add the gradients found for the leaves into their ``.grad``."""
+        """Add the gradients found for the leaves into their ``.grad``, each a new array of its own."""
         with GRAD_LOCK:
             for leaf, g in self.leaves.items():
                 if leaf.requires_grad:
-                    leaf.grad = gradients.added(leaf.grad, g, leaf in self.owned)
+                    total = np.array(g) if leaf.grad is None else leaf.grad._data + g
+                    leaf.grad = const(np.asarray(total))  # an array even when 0-d
 
 
 # One lock for every leaf's `.grad`: backward calls in several threads that share a parameter must not

@@ -4,8 +4,9 @@ They run for every op, so each saves a few hundred nanoseconds where the plain c
 arithmetic on a small array:
 
 - `wrap`: an op output made without ``Tensor.__init__`` (no conversion, no copy, no checks);
-- `outputs`: forward's result wrapped, with NumPy's 0-d quirk undone (a ufunc of a 0-d array returns a
-  NumPy scalar, which the output holds as a new 0-d array);
+- `outputs`: forward's result wrapped, the guards called only when they have something to look at (a view,
+  anomaly mode), and NumPy's 0-d quirk undone (a ufunc of a 0-d array returns a NumPy scalar, which the
+  output holds as a new 0-d array);
 - `add_into`: gradients summed in place into buffers the walk allocated itself.
 """
 
@@ -32,19 +33,14 @@ def wrap(data: np.ndarray, ctx, requires_grad: bool) -> Tensor:
 
 def outputs(ctx, y, args):
     """Forward's result ``y`` as a Tensor made by ``ctx`` (recorded if an input needs grad)."""
-    if type(y) is tuple:
-        return _several(ctx, y, args)
+    if type(y) is not np.ndarray:  # several outputs (a tuple), or NumPy's 0-d quirk (a NumPy scalar)
+        return _several(ctx, y, args) if type(y) is tuple else _scalar(ctx, y, args)
     record = True in ctx.needs_input_grad
-    out = wrap(y if type(y) is np.ndarray else np.asarray(y), ctx if record else None, record)
-    if out._data.base is not None:  # a view of an input shares its version
-        versions.share_versions((out,), args)
+    out = wrap(y, ctx if record else None, record)
     if record and ctx._saved:
-        for a in ctx._saved:
-            if a is y:  # forward saved its output (identity: `in` would compare arrays with ==)
-                _saved_output(ctx, y, out)
-                break
-    if STATE.anomaly:
-        anomaly.forward(ctx, (out,), args)
+        ctx._outputs = (weakref.ref(out),)  # the in-place check and create_graph look for a saved output
+    if y.base is not None or STATE.anomaly:
+        _watch(ctx, (out,), args)
     return out
 
 
@@ -58,27 +54,26 @@ def _several(ctx, ys: tuple, args) -> tuple:
         ctx._nout = len(outs)
         ctx._out_meta = [(o._data.shape, o._data.dtype) for o in outs]
         if ctx._saved:
-            _note_saved_outputs(ctx, outs)
-    versions.share_versions(outs, args)
-    if STATE.anomaly:
-        anomaly.forward(ctx, outs, args)
+            ctx._outputs = tuple(weakref.ref(o) for o in outs)
+    _watch(ctx, outs, args)
     return outs
 
 
-def _saved_output(ctx, y, out: Tensor) -> None:
-    """Forward saved its output ``y``: keep a weak reference to the output (the in-place check and
-    create_graph look for it), and if ``y`` was a NumPy scalar (what a ufunc of a 0-d array returns, which
-    the output holds as a new 0-d array), save that array instead, so that create_graph finds the output."""
-    if out._data is not y:
-        ctx._saved = tuple(out._data if a is y else a for a in ctx._saved)
-    ctx._outputs = (weakref.ref(out),)
+def _scalar(ctx, y, args) -> Tensor:
+    """`outputs` for a NumPy scalar (what a ufunc of a 0-d array returns): the output holds it as a new
+    0-d array, saved in its place if forward saved it, so that create_graph finds the output."""
+    a = np.asarray(y)
+    if ctx._saved:
+        ctx._saved = tuple(a if s is y else s for s in ctx._saved)  # identity: == compares values
+    return outputs(ctx, a, args)
 
 
-def _note_saved_outputs(ctx, outs: tuple) -> None:
-    """Keep weak references to the outputs if forward saved one of them (the in-place check and
-    create_graph look for them)."""
-    if any(a is o._data for o in outs for a in ctx._saved):  # identity: == compares element by element
-        ctx._outputs = tuple(weakref.ref(o) for o in outs)
+def _watch(ctx, outs: tuple, args) -> None:
+    """The guards that look at an op's outputs: a view of an input shares its version (the in-place
+    check), and anomaly mode looks for NaN and inf."""
+    versions.share_versions(outs, args)
+    if STATE.anomaly:
+        anomaly.forward(ctx, outs, args)
 
 
 def add_into(store: dict, key, g, owned: set) -> None:

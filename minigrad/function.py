@@ -47,7 +47,7 @@ class Function:
     op = ""  # the name shown in drawings and error messages; defaults to the class name
     # Per-node state; these class attributes are the defaults, a node sets only what differs.
     _saved: tuple | object | None = None
-    _outputs: tuple | None = None  # weak references to outputs, kept only where forward saved one
+    _outputs: tuple | None = None  # weak references to the outputs, kept where forward saved anything
     _retain: dict | None = None  # output index -> weak reference of a Tensor asking to retain_grad
     _graph_mode = False
     _nout = 1

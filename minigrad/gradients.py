@@ -1,8 +1,7 @@
 """The engine's checks where gradients enter and leave it.
 
 - `seed`: the gradient a backward starts from (``grad=``, or 1 for a one-element output), checked;
-- `per_input`: what a backward formula returned, as one gradient per input, or an error saying why not;
-- `added`: a leaf's ``.grad`` plus the gradient a walk found for it (a walk over arrays).
+- `per_input`: what a backward formula returned, as one gradient per input, or an error saying why not.
 """
 
 from __future__ import annotations
@@ -60,9 +59,3 @@ def per_input(node, gins) -> tuple:
         )
     return gins
 
-
-def added(old: Tensor | None, g: np.ndarray, owned: bool) -> Tensor:
-    """A leaf's new ``.grad``: ``old`` plus ``g`` (``g`` itself if ``owned``, a buffer the walk made)."""
-    if old is None:
-        return const(g if owned else np.array(g))
-    return const(np.asarray(old._data + g))  # an array even when 0-d

@@ -41,11 +41,10 @@ def consumer_counts(roots) -> dict:
     counts = {r._ctx: 0 for r in roots if r._ctx is not None}
     stack = list(counts)
     while stack:
-        for inp, need in zip((node := stack.pop()).inputs, node.needs_input_grad):
-            if need and (child := inp._ctx) is not None:
-                if child in counts:
-                    counts[child] += 1
-                else:
-                    counts[child] = 1
-                    stack.append(child)
+        node = stack.pop()
+        for inp, need in zip(node.inputs, node.needs_input_grad):
+            if need and inp._ctx is not None:
+                counts[inp._ctx] = counts.get(inp._ctx, 0) + 1
+                if counts[inp._ctx] == 1:  # found now: count its own inputs' producers too
+                    stack.append(inp._ctx)
     return counts
