@@ -1,19 +1,23 @@
 """Reverse mode: walk the recorded graph from the outputs back to the inputs, applying each node's backward.
 
-The walk is Kahn's algorithm, iterative (no recursion, so a chain of 100,000 ops is fine):
-1. count, for every node reachable from the outputs, how many of its consumers the walk will visit;
-2. start from the outputs' nodes; run a node's backward once every consumer has delivered its gradient;
-   each gradient is summed back to its input's shape (`sum_to`) and added to what that input already got.
+Every node is numbered when it is made (`minigrad.state.NODES`), and a node that uses a Tensor is made after
+the node that made it. So the walk needs no counting pass over the graph: it keeps the nodes a gradient has
+reached in a heap and always runs the one made last, whose consumers have therefore all run and delivered
+its gradients. Iterative, no recursion: a chain of 100,000 ops is fine.
+1. deliver the seed to the output's node;
+2. run the last-made node waiting; deliver what its backward returns to each input, summed back to the
+   input's shape (`sum_to`) and added to what that input already got; the input's node now waits too.
 Gradients wait in a dict and are popped when used, so memory is released as the walk proceeds.
 """
 
 from __future__ import annotations
 
+import heapq
 import threading
 
 import numpy as np
 
-from minigrad import errors, fastpaths, gradients, graph, translate
+from minigrad import errors, fastpaths, gradients, translate
 from minigrad.saved import Freed
 from minigrad.state import STATE
 from minigrad.tensor import Tensor, const
@@ -45,34 +49,34 @@ def sum_to(g, shape: tuple, node=None, k: int = 0):
 
 
 class Walk:
-    """One backward pass over arrays; `minigrad.walks` extends it with checks and for `mg.grad`."""
+    """One backward pass over arrays; `minigrad.walks` extends it with checks and for `mg.grad`.
+
+    Gradients wait in ``grads`` (at a node's output; key: the node, or (node, i) if it has several) and
+    ``leaves`` (at a leaf Tensor); ``owned`` holds the keys whose buffer the walk allocated itself (safe to
+    add into in place); ``freed`` is what the nodes the walk frees hold instead of their saved values.
+    """
 
     def __init__(self, create_graph: bool, retain_graph: bool):
         self.create_graph, self.retain_graph = create_graph, retain_graph
-        # Gradients waiting: at a node's output (key: the node, or (node, i) if it has several) or at a
-        # leaf Tensor; and the keys whose buffer this walk allocated itself (safe to add into in place).
-        self.grads, self.leaves, self.owned = {}, {}, set()
-        self.freed = Freed()  # what the nodes this walk frees hold instead of their saved values
+        self.grads, self.leaves, self.owned, self.freed = {}, {}, set(), Freed()
 
     def run(self, roots, seeds) -> None:
-        """Deliver each seed to its root, then run each node's backward once all its consumers have."""
-        counts = graph.consumer_counts(roots)
+        """Deliver each seed to its root, then run the backward of every node a gradient reached, the last
+        made first: the nodes using a node's outputs were made after it, so its gradients are all in."""
         for r, s in zip(roots, seeds):
             self.deliver(r, s)
-        ready = [n for n in reversed(list(dict.fromkeys(r._ctx for r in roots))) if counts.get(n) == 0]
+        due = sorted((-r._ctx._number, r._ctx) for r in roots if r._ctx is not None)  # sorted: a heap
         prev, STATE.grad_enabled = STATE.grad_enabled, self.create_graph  # a normal backward records nothing
         try:
-            while ready:
-                node = ready.pop()
+            while due:
+                node = heapq.heappop(due)[1]
                 gouts = self.grads.pop(node, None) if node._nout == 1 else self.gather(node)
-                gins = None if gouts is None else self.apply_node(node, gouts)
+                gins = None if gouts is None else self.apply_node(node, gouts)  # gouts None: it ran already
                 for k, (inp, need) in enumerate(zip(node.inputs, node.needs_input_grad)):
                     if need and gins is not None and gins[k] is not None:
                         self.deliver(inp, gins[k], node, k)
-                    if need and inp._ctx is not None:
-                        counts[inp._ctx] -= 1
-                        if counts[inp._ctx] == 0:
-                            ready.append(inp._ctx)
+                        if inp._ctx is not None:
+                            heapq.heappush(due, (-inp._ctx._number, inp._ctx))
         except Exception as e:  # the nodes run have freed their values: a retry must say why
             self.freed.failure = str(e) or type(e).__name__
             raise

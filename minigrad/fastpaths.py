@@ -17,7 +17,6 @@ import weakref
 import numpy as np
 
 from minigrad import anomaly, versions
-from minigrad.state import STATE
 from minigrad.tensor import Tensor
 
 _new = object.__new__
@@ -31,20 +30,20 @@ def wrap(data: np.ndarray, ctx, requires_grad: bool) -> Tensor:
     return t
 
 
-def outputs(ctx, y, args):
+def outputs(ctx, y, args, anomaly_on: bool):
     """Forward's result ``y`` as a Tensor made by ``ctx`` (recorded if an input needs grad)."""
     if type(y) is not np.ndarray:  # several outputs (a tuple), or NumPy's 0-d quirk (a NumPy scalar)
-        return _several(ctx, y, args) if type(y) is tuple else _scalar(ctx, y, args)
+        return (_several if type(y) is tuple else _scalar)(ctx, y, args, anomaly_on)
     record = True in ctx.needs_input_grad
     out = wrap(y, ctx if record else None, record)
     if record and ctx._saved:
         ctx._outputs = (weakref.ref(out),)  # the in-place check and create_graph look for a saved output
-    if y.base is not None or STATE.anomaly:
-        _watch(ctx, (out,), args)
+    if y.base is not None or anomaly_on:
+        _watch(ctx, (out,), args, anomaly_on)
     return out
 
 
-def _several(ctx, ys: tuple, args) -> tuple:
+def _several(ctx, ys: tuple, args, anomaly_on: bool) -> tuple:
     """`outputs` for a forward that returned a tuple: a tuple of Tensors."""
     record = True in ctx.needs_input_grad
     outs = tuple(wrap(np.asarray(v), ctx if record else None, record) for v in ys)
@@ -55,24 +54,24 @@ def _several(ctx, ys: tuple, args) -> tuple:
         ctx._out_meta = [(o._data.shape, o._data.dtype) for o in outs]
         if ctx._saved:
             ctx._outputs = tuple(weakref.ref(o) for o in outs)
-    _watch(ctx, outs, args)
+    _watch(ctx, outs, args, anomaly_on)
     return outs
 
 
-def _scalar(ctx, y, args) -> Tensor:
+def _scalar(ctx, y, args, anomaly_on: bool) -> Tensor:
     """`outputs` for a NumPy scalar (what a ufunc of a 0-d array returns): the output holds it as a new
     0-d array, saved in its place if forward saved it, so that create_graph finds the output."""
     a = np.asarray(y)
     if ctx._saved:
         ctx._saved = tuple(a if s is y else s for s in ctx._saved)  # identity: == compares values
-    return outputs(ctx, a, args)
+    return outputs(ctx, a, args, anomaly_on)
 
 
-def _watch(ctx, outs: tuple, args) -> None:
+def _watch(ctx, outs: tuple, args, anomaly_on: bool) -> None:
     """The guards that look at an op's outputs: a view of an input shares its version (the in-place
     check), and anomaly mode looks for NaN and inf."""
     versions.share_versions(outs, args)
-    if STATE.anomaly:
+    if anomaly_on:
         anomaly.forward(ctx, outs, args)
 
 

@@ -1,8 +1,8 @@
-"""The recorded graph as a graph: its nodes in forward order, and how many consumers each one has.
+"""The recorded graph as a graph: its nodes in forward order (for `check_graph`, `mg.grad` and drawing).
 
 A node is a `Function` instance (a Tensor's ``grad_fn``); its producers are the nodes that made those of
-its inputs that need a gradient, in argument order, so every order here is the same on every run. Both
-walks are iterative: a graph may be 100,000 nodes deep.
+its inputs that need a gradient, in argument order, so the order is the same on every run. The walk is
+iterative: a graph may be 100,000 nodes deep.
 """
 
 from __future__ import annotations
@@ -35,16 +35,3 @@ def forward_order(roots) -> list:
                 order.append(node)
     return order
 
-
-def consumer_counts(roots) -> dict:
-    """For each node reachable from the Tensors ``roots``, the number of gradients it will receive."""
-    counts = {r._ctx: 0 for r in roots if r._ctx is not None}
-    stack = list(counts)
-    while stack:
-        node = stack.pop()
-        for inp, need in zip(node.inputs, node.needs_input_grad):
-            if need and inp._ctx is not None:
-                counts[inp._ctx] = counts.get(inp._ctx, 0) + 1
-                if counts[inp._ctx] == 1:  # found now: count its own inputs' producers too
-                    stack.append(inp._ctx)
-    return counts

@@ -11,6 +11,9 @@ Process-wide (shared by every thread, never switched by the user):
 
 - `CLOCK`, the mutation clock of the in-place checks (see `minigrad.versions`): one counter for all
   threads, since a Tensor made in one thread may be changed in another;
+- `NODES`, the count of nodes made so far: each node is stamped with the next number, so a node is always
+  numbered after the nodes that made its inputs (the backward walk runs nodes from the highest number down);
+  one count for all threads, since a graph may be built in several;
 - `CONSTANTS`, a cache of Python numbers as 0-d arrays of a dtype (see `minigrad.ops.elementwise`): it only
   ever grows by a handful of entries, and every thread may share them because nothing writes into them.
 """
@@ -18,6 +21,7 @@ Process-wide (shared by every thread, never switched by the user):
 from __future__ import annotations
 
 import functools
+import itertools
 import threading
 
 import numpy as np
@@ -38,6 +42,9 @@ STATE = _State()
 # A global mutation clock: an in-place change stamps the Tensor with the next tick, and a node remembers the
 # tick at which it was recorded, so backward can tell cheaply whether anything it saved changed since.
 CLOCK = [0]
+
+# Node numbers: next(NODES) is atomic under the GIL, so two threads never get the same number.
+NODES = itertools.count()
 
 CONSTANTS: dict = {}  # (number, dtype) -> that number as a 0-d array of that dtype, made once
 
