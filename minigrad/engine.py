@@ -61,22 +61,23 @@ class Walk:
         self.grads, self.leaves, self.owned, self.freed = {}, {}, set(), Freed()
 
     def run(self, roots, seeds) -> None:
-        """Deliver each seed to its root, then run the backward of every node a gradient reached, the last
-        made first: the nodes using a node's outputs were made after it, so its gradients are all in."""
+        """Deliver each seed to its root, then run every node a gradient reached, the last made first."""
         for r, s in zip(roots, seeds):
             self.deliver(r, s)
-        due = sorted((-r._ctx._number, r._ctx) for r in roots if r._ctx is not None)  # sorted: a heap
+        due = {r._ctx._number: r._ctx for r in roots if r._ctx is not None}  # the nodes waiting, by number
+        numbers = sorted(-n for n in due)  # a heap (a sorted list is one): the last made on top
         prev, STATE.grad_enabled = STATE.grad_enabled, self.create_graph  # a normal backward records nothing
         try:
-            while due:
-                node = heapq.heappop(due)[1]
-                gouts = self.grads.pop(node, None) if node._nout == 1 else self.gather(node)
-                gins = None if gouts is None else self.apply_node(node, gouts)  # gouts None: it ran already
+            while numbers:
+                node = due.pop(-heapq.heappop(numbers))
+                gouts = self.grads.pop(node) if node._nout == 1 else self.gather(node)
+                gins = self.apply_node(node, gouts)  # None from mg.grad's walk where it goes no further
                 for k, (inp, need) in enumerate(zip(node.inputs, node.needs_input_grad)):
                     if need and gins is not None and gins[k] is not None:
                         self.deliver(inp, gins[k], node, k)
-                        if inp._ctx is not None:
-                            heapq.heappush(due, (-inp._ctx._number, inp._ctx))
+                        if inp._ctx is not None and inp._ctx._number not in due:
+                            due[inp._ctx._number] = inp._ctx
+                            heapq.heappush(numbers, -inp._ctx._number)
         except Exception as e:  # the nodes run have freed their values: a retry must say why
             self.freed.failure = str(e) or type(e).__name__
             raise
@@ -107,11 +108,9 @@ class Walk:
         one_each = type(gins) is tuple and len(gins) == len(node.inputs)
         return gins if one_each else gradients.per_input(node, gins)
 
-    def gather(self, node):
-        """The gradients of a node with several outputs (zeros for those none arrived at), or None."""
+    def gather(self, node) -> tuple:
+        """The gradients of a node with several outputs (zeros for those none arrived at)."""
         gs = [self.grads.pop((node, i), None) for i in range(node._nout)]
-        if all(g is None for g in gs):
-            return None
         for i, (shape, dtype) in enumerate(node._out_meta):
             if gs[i] is None:
                 z = np.zeros(shape, dtype)

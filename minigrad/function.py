@@ -114,14 +114,11 @@ def new_node(cls, args: tuple, grad_on: bool, scope: str) -> tuple:
     forward takes, and whether any argument is a Tensor."""
     ctx = _new(cls)
     ctx.inputs, ctx.scope, ctx._clock, ctx._number = args, scope, CLOCK[0], next(NODES)
-    needs, arrays, tensors = [], [], False  # one loop with two branches: the fastest form, for every op
+    needs, arrays, tensors = [], [], False  # one loop, not comprehensions: faster, and it runs for every op
     for a in args:
-        if isinstance(a, Tensor):
-            needs.append(a.requires_grad and grad_on)  # set before forward, as in PyTorch
-            arrays.append(a._data)
-            tensors = True
-        else:
-            needs.append(None)
-            arrays.append(a)
+        tensor = isinstance(a, Tensor)
+        needs.append((a.requires_grad and grad_on) if tensor else None)  # set before forward, as in PyTorch
+        arrays.append(a._data if tensor else a)
+        tensors |= tensor
     ctx.needs_input_grad = needs
     return ctx, arrays, tensors
