@@ -29,7 +29,7 @@ class Sum(Function):
     def forward(ctx, x, axis, keepdims):
         ctx.shape = x.shape
         ctx.kept = (1,) * x.ndim if axis is None else _kept_shape(x.shape, axis)
-        return np.asarray(x.sum(axis=axis, keepdims=keepdims))  # a sum over every axis is a NumPy scalar
+        return np.asarray(x.sum(axis=axis, keepdims=keepdims))  # NumPy's sum over every axis: a scalar
 
     @staticmethod
     def backward(ctx, g):
