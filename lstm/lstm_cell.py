@@ -27,12 +27,18 @@ import numpy as np
 
 import minigrad as mg
 from lstm.fused import lstm_step as fused_step
+from lstm.projection import GateInputs
 from minigrad import Tensor, sigmoid, tanh
 from minigrad.nn import Module, Parameter
 
 VARIANTS = ("standard", "vanilla1997", "peephole", "coupled", "no_input_gate", "no_forget_gate",
             "no_output_gate", "no_input_activation", "no_output_activation")
 PEEPHOLES = ("weight_ci", "weight_cf", "weight_co")
+# The gates each variant has (the rows of the others are unused), and the scope each is drawn in.
+GATES = {"standard": "ifgo", "vanilla1997": "igo", "peephole": "ifgo", "coupled": "fgo",
+         "no_input_gate": "fgo", "no_forget_gate": "igo", "no_output_gate": "ifg",
+         "no_input_activation": "ifgo", "no_output_activation": "ifgo"}  # fmt: skip
+GATE_SCOPES = {"i": "input_gate", "f": "forget_gate", "g": "cell_candidate", "o": "output_gate"}
 
 
 class LSTMStep(NamedTuple):
@@ -260,30 +266,42 @@ class LSTMCell(Module):
             setattr(self, name, p)
         self.bias = "bias_ih" in params
 
-    def gate_weights(self) -> LSTMWeights:
+    def gate_weights(self, inputs: bool = True) -> LSTMWeights:
         """Each gate's (W, U, b), cut from the Parameters once per sequence in the scope ``weights``.
 
         A step then needs no slicing: per gate it is matmul, matmul, add, add, activation. Each
         W (I, H) is the gate's block of weight_ih transposed, U (H, H) that of weight_hh, b (H,) the
         gate's block of bias_ih + bias_hh; they are named W_f, U_f, b_f (and so on) for drawings.
+        With ``inputs=False`` only the U are cut (W and b are None): a layer's input projection reads
+        weight_ih and the biases whole (`lstm.projection`).
         """
-        H = self.hidden_size
+        H, n = self.hidden_size, self.hidden_size // self.cells_per_block
         with mg.scope("weights"):
             # Transposed views, no copies: (I, H) blocks stored row-major would make the forward's
             # products faster but the backward's slower by as much (measured), so keep it simple.
-            W = [w.T for w in self.weight_ih.split(4)]  # four (I, H)
             U = [u.T for u in self.weight_hh.split(4)]  # four (H, H)
-            if self.bias:
-                b = list((self.bias_ih + self.bias_hh).split(4))  # four (H,)
-            else:
-                b = [Tensor(np.zeros(H, self.dtype)) for _ in range(4)]
+            W, b = [None] * 4, [None] * 4
+            if inputs:
+                W = [w.T for w in self.weight_ih.split(4)]  # four (I, H)
+                if self.bias:
+                    b = list((self.bias_ih + self.bias_hh).split(4))  # four (H,)
+                else:
+                    b = [Tensor(np.zeros(H, self.dtype)) for _ in range(4)]
             if self.cells_per_block > 1:  # one input and one output gate per block
-                n = H // self.cells_per_block
                 for k in (0, 3):
-                    W[k], U[k], b[k] = W[k][:, :n], U[k][:, :n], b[k][:n]
-        for gate, W_k, U_k, b_k in zip("ifgo", W, U, b):
-            W_k.name, U_k.name, b_k.name = f"W_{gate}", f"U_{gate}", f"b_{gate}"
+                    U[k] = U[k][:, :n]
+                    if inputs:
+                        W[k], b[k] = W[k][:, :n], b[k][:n]
+        for gate, *blocks in zip("ifgo", W, U, b):
+            for letter, t in zip("WUb", blocks):
+                if t is not None:
+                    t.name = f"{letter}_{gate}"
         return LSTMWeights(*(GateWeights(W[k], U[k], b[k]) for k in range(4)))
+
+    def gate_widths(self) -> tuple[int, int, int, int]:
+        """The columns each gate's pre-activation has: H, or H/S for a memory block's i and o."""
+        H, n = self.hidden_size, self.hidden_size // self.cells_per_block
+        return (n, H, H, n)
 
     def forward(self, x, state=None) -> tuple[Tensor, Tensor]:
         """``h, c = cell(x, state)``: x (B, I), state (h_prev, c_prev) each (B, H) or None for
@@ -316,44 +334,61 @@ class LSTMCell(Module):
         return x, h, c
 
     def step_unchecked(self, x: Tensor, h: Tensor, c: Tensor, weights: LSTMWeights | None) -> LSTMStep:
-        """One step on Tensors already checked (the layer checks once per sequence, not per step).
-        ``weights`` is unused (may be None) when the cell is fused."""
-        if self.truncated_gradient:
-            h = h.detach()
+        """One step on Tensors already checked. ``weights`` is unused (may be None) when the cell is
+        fused."""
         if self.fused:
             _check_options("LSTMCell", self.variant, False, True, 0.0, True)  # fused may be set late
             b_ih, b_hh = (self.bias_ih, self.bias_hh) if self.bias else (None, None)
             h, c = fused_step(x, h, c, self.weight_ih, self.weight_hh, b_ih, b_hh)
             return LSTMStep(h, c, None, None, None, None)
-        return _STEPS[self.variant](self, x, h, c, weights)
+        return self.step_from_inputs(self.input_terms(x, weights), h, c, weights)
+
+    def input_terms(self, x: Tensor, weights: LSTMWeights) -> GateInputs:
+        """Each gate's share of one step's x: x @ W + b, in the gate's scope (None for a gate the cell
+        does not have). A layer computes these for all steps at once (`lstm.projection`)."""
+        terms = []
+        for gate, (W, _, b) in zip("ifgo", weights):
+            if gate in GATES[self.variant]:
+                with mg.scope(GATE_SCOPES[gate]):
+                    terms.append(x @ W + b)
+            else:
+                terms.append(None)
+        return GateInputs(*terms)
+
+    def step_from_inputs(self, xw: GateInputs, h: Tensor, c: Tensor, weights: LSTMWeights) -> LSTMStep:
+        """One step from each gate's x @ W + b (`GateInputs`): the layer's path, whose input projection
+        is hoisted over the whole sequence. Only the U of ``weights`` are read."""
+        if self.truncated_gradient:
+            h = h.detach()
+        return _STEPS[self.variant](self, xw, h, c, [w.U for w in weights])
 
     # One method per variant, each line one equation of the class docstring.
-    def _standard(self, x, h, c, weights) -> LSTMStep:
-        (Wi, Ui, bi), (Wf, Uf, bf), (Wg, Ug, bg), (Wo, Uo, bo) = weights
+    def _standard(self, xw, h, c, U) -> LSTMStep:
+        Ui, Uf, Ug, Uo = U
         with mg.scope("input_gate"):
-            i = sigmoid(x @ Wi + h @ Ui + bi)
+            i = sigmoid(xw.i + h @ Ui)
         with mg.scope("forget_gate"):
-            f = sigmoid(x @ Wf + h @ Uf + bf)
+            f = sigmoid(xw.f + h @ Uf)
         with mg.scope("cell_candidate"):
-            g = tanh(x @ Wg + h @ Ug + bg)
+            g = tanh(xw.g + h @ Ug)
         with mg.scope("output_gate"):
-            o = sigmoid(x @ Wo + h @ Uo + bo)
+            o = sigmoid(xw.o + h @ Uo)
         with mg.scope("cell_state"):
             c = f * c + i * g
         with mg.scope("hidden_state"):
             h = o * tanh(c)
         return LSTMStep(h, c, i, f, g, o)
 
-    def _vanilla1997(self, x, h, c, weights) -> LSTMStep:
-        (Wi, Ui, bi), _, (Wg, Ug, bg), (Wo, Uo, bo) = weights  # no forget gate: f rows unused
+    def _vanilla1997(self, xw, h, c, U) -> LSTMStep:
+        Ui, _, Ug, Uo = U  # no forget gate: f rows unused
         blocks = self.cells_per_block > 1
         with mg.scope("input_gate"):
-            i = sigmoid(x @ Wi + h @ Ui + bi)
+            i = sigmoid(xw.i + h @ Ui)
             i = i @ self._blocks if blocks else i  # each block's gate to its cells
         with mg.scope("cell_candidate"):
-            g = 4 * sigmoid(x @ Wg + h @ Ug + bg) - 2
+            g = 4 * sigmoid(xw.g + h @ Ug) - 2
         with mg.scope("output_gate"):
-            o = sigmoid(x @ Wo + h @ Uo + bo)
+            o = sigmoid(xw.o + h @ Uo)
             o = o @ self._blocks if blocks else o
         with mg.scope("cell_state"):
             c = c + i * g
@@ -361,32 +396,32 @@ class LSTMCell(Module):
             h = o * (2 * sigmoid(c) - 1)
         return LSTMStep(h, c, i, None, g, o)
 
-    def _peephole(self, x, h, c, weights) -> LSTMStep:
-        (Wi, Ui, bi), (Wf, Uf, bf), (Wg, Ug, bg), (Wo, Uo, bo) = weights
+    def _peephole(self, xw, h, c, U) -> LSTMStep:
+        Ui, Uf, Ug, Uo = U
         with mg.scope("input_gate"):
-            i = sigmoid(x @ Wi + h @ Ui + bi + self.weight_ci * c)
+            i = sigmoid(xw.i + h @ Ui + self.weight_ci * c)
         with mg.scope("forget_gate"):
-            f = sigmoid(x @ Wf + h @ Uf + bf + self.weight_cf * c)
+            f = sigmoid(xw.f + h @ Uf + self.weight_cf * c)
         with mg.scope("cell_candidate"):
-            g = tanh(x @ Wg + h @ Ug + bg)
+            g = tanh(xw.g + h @ Ug)
         with mg.scope("cell_state"):
             c = f * c + i * g
         with mg.scope("output_gate"):  # after the cell state: o peeks at the new c
-            o = sigmoid(x @ Wo + h @ Uo + bo + self.weight_co * c)
+            o = sigmoid(xw.o + h @ Uo + self.weight_co * c)
         with mg.scope("hidden_state"):
             h = o * tanh(c)
         return LSTMStep(h, c, i, f, g, o)
 
-    def _coupled(self, x, h, c, weights) -> LSTMStep:
-        _, (Wf, Uf, bf), (Wg, Ug, bg), (Wo, Uo, bo) = weights  # i rows unused
+    def _coupled(self, xw, h, c, U) -> LSTMStep:
+        _, Uf, Ug, Uo = U  # i rows unused
         with mg.scope("forget_gate"):
-            f = sigmoid(x @ Wf + h @ Uf + bf)
+            f = sigmoid(xw.f + h @ Uf)
         with mg.scope("input_gate"):
             i = 1 - f
         with mg.scope("cell_candidate"):
-            g = tanh(x @ Wg + h @ Ug + bg)
+            g = tanh(xw.g + h @ Ug)
         with mg.scope("output_gate"):
-            o = sigmoid(x @ Wo + h @ Uo + bo)
+            o = sigmoid(xw.o + h @ Uo)
         with mg.scope("cell_state"):
             c = f * c + i * g
         with mg.scope("hidden_state"):
@@ -394,74 +429,74 @@ class LSTMCell(Module):
         return LSTMStep(h, c, i, f, g, o)
 
     # The ablations: the standard cell with one part removed (Greff et al. 2017).
-    def _no_input_gate(self, x, h, c, weights) -> LSTMStep:
-        _, (Wf, Uf, bf), (Wg, Ug, bg), (Wo, Uo, bo) = weights  # i rows unused
+    def _no_input_gate(self, xw, h, c, U) -> LSTMStep:
+        _, Uf, Ug, Uo = U  # i rows unused
         with mg.scope("forget_gate"):
-            f = sigmoid(x @ Wf + h @ Uf + bf)
+            f = sigmoid(xw.f + h @ Uf)
         with mg.scope("cell_candidate"):
-            g = tanh(x @ Wg + h @ Ug + bg)
+            g = tanh(xw.g + h @ Ug)
         with mg.scope("output_gate"):
-            o = sigmoid(x @ Wo + h @ Uo + bo)
+            o = sigmoid(xw.o + h @ Uo)
         with mg.scope("cell_state"):
             c = f * c + g
         with mg.scope("hidden_state"):
             h = o * tanh(c)
         return LSTMStep(h, c, None, f, g, o)
 
-    def _no_forget_gate(self, x, h, c, weights) -> LSTMStep:
-        (Wi, Ui, bi), _, (Wg, Ug, bg), (Wo, Uo, bo) = weights  # f rows unused
+    def _no_forget_gate(self, xw, h, c, U) -> LSTMStep:
+        Ui, _, Ug, Uo = U  # f rows unused
         with mg.scope("input_gate"):
-            i = sigmoid(x @ Wi + h @ Ui + bi)
+            i = sigmoid(xw.i + h @ Ui)
         with mg.scope("cell_candidate"):
-            g = tanh(x @ Wg + h @ Ug + bg)
+            g = tanh(xw.g + h @ Ug)
         with mg.scope("output_gate"):
-            o = sigmoid(x @ Wo + h @ Uo + bo)
+            o = sigmoid(xw.o + h @ Uo)
         with mg.scope("cell_state"):
             c = c + i * g
         with mg.scope("hidden_state"):
             h = o * tanh(c)
         return LSTMStep(h, c, i, None, g, o)
 
-    def _no_output_gate(self, x, h, c, weights) -> LSTMStep:
-        (Wi, Ui, bi), (Wf, Uf, bf), (Wg, Ug, bg), _ = weights  # o rows unused
+    def _no_output_gate(self, xw, h, c, U) -> LSTMStep:
+        Ui, Uf, Ug, _ = U  # o rows unused
         with mg.scope("input_gate"):
-            i = sigmoid(x @ Wi + h @ Ui + bi)
+            i = sigmoid(xw.i + h @ Ui)
         with mg.scope("forget_gate"):
-            f = sigmoid(x @ Wf + h @ Uf + bf)
+            f = sigmoid(xw.f + h @ Uf)
         with mg.scope("cell_candidate"):
-            g = tanh(x @ Wg + h @ Ug + bg)
+            g = tanh(xw.g + h @ Ug)
         with mg.scope("cell_state"):
             c = f * c + i * g
         with mg.scope("hidden_state"):
             h = tanh(c)
         return LSTMStep(h, c, i, f, g, None)
 
-    def _no_input_activation(self, x, h, c, weights) -> LSTMStep:
-        (Wi, Ui, bi), (Wf, Uf, bf), (Wg, Ug, bg), (Wo, Uo, bo) = weights
+    def _no_input_activation(self, xw, h, c, U) -> LSTMStep:
+        Ui, Uf, Ug, Uo = U
         with mg.scope("input_gate"):
-            i = sigmoid(x @ Wi + h @ Ui + bi)
+            i = sigmoid(xw.i + h @ Ui)
         with mg.scope("forget_gate"):
-            f = sigmoid(x @ Wf + h @ Uf + bf)
+            f = sigmoid(xw.f + h @ Uf)
         with mg.scope("cell_candidate"):
-            g = x @ Wg + h @ Ug + bg
+            g = xw.g + h @ Ug
         with mg.scope("output_gate"):
-            o = sigmoid(x @ Wo + h @ Uo + bo)
+            o = sigmoid(xw.o + h @ Uo)
         with mg.scope("cell_state"):
             c = f * c + i * g
         with mg.scope("hidden_state"):
             h = o * tanh(c)
         return LSTMStep(h, c, i, f, g, o)
 
-    def _no_output_activation(self, x, h, c, weights) -> LSTMStep:
-        (Wi, Ui, bi), (Wf, Uf, bf), (Wg, Ug, bg), (Wo, Uo, bo) = weights
+    def _no_output_activation(self, xw, h, c, U) -> LSTMStep:
+        Ui, Uf, Ug, Uo = U
         with mg.scope("input_gate"):
-            i = sigmoid(x @ Wi + h @ Ui + bi)
+            i = sigmoid(xw.i + h @ Ui)
         with mg.scope("forget_gate"):
-            f = sigmoid(x @ Wf + h @ Uf + bf)
+            f = sigmoid(xw.f + h @ Uf)
         with mg.scope("cell_candidate"):
-            g = tanh(x @ Wg + h @ Ug + bg)
+            g = tanh(xw.g + h @ Ug)
         with mg.scope("output_gate"):
-            o = sigmoid(x @ Wo + h @ Uo + bo)
+            o = sigmoid(xw.o + h @ Uo)
         with mg.scope("cell_state"):
             c = f * c + i * g
         with mg.scope("hidden_state"):
