@@ -177,8 +177,11 @@ class LSTM(Module):
                 if hoist:
                     with mg.scope("weights"):
                         bias = cell.bias_ih + cell.bias_hh if cell.bias else None
+                        if bias is not None:
+                            bias.name = "b"  # every gate's b, (4H,)
                     with mg.scope("inputs"):  # time major: step t's rows are one block of the product
                         x_tb = self._time_major(x) if k == 0 else mg.concat(xs, axis=0)
+                        x_tb.name = "x" if k == 0 else f"h of l{k - 1}"
                         xs = project_inputs(x_tb, cell.weight_ih, bias, T, cell.gate_widths(),
                                             GATES[self.variant])
                 elif k == 0:
