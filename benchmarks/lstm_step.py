@@ -17,11 +17,13 @@ The implementations (rows):
                  gradients as one product each after the loop: `lstm.fused_kernel` called on arrays,
                  the fastest NumPy step we know, and the baseline of every ratio
     reference    `lstm.reference`, the readable textbook step (allocates every temporary): a teaching row
-    primitive    `lstm.LSTM`: the graph of primitive ops students draw (25 ops per time step)
+    primitive    `lstm.LSTM`: the graph of primitive ops students draw (the input projection of all steps
+                 as one op, then 17 ops per time step)
     fused        `lstm.LSTM(fused=True)`: the whole layer as one op (A2's kernel inside the engine)
     torch        `torch.nn.LSTM` (only when torch is installed)
     torch packed the packed cell in torch ops: a = x W_ih^T + h W_hh^T + b, one chunk, 4 activations
-    torch graph  minigrad's own per-gate graph driven op by op in torch: the same 25 ops per step
+    torch graph  minigrad's own per-gate graph driven op by op in torch: the same projection, the same 17
+                 ops per step
 
 How it is timed: one BLAS thread (2-thread timings do not repeat on a shared 2-core machine), every
 implementation in this one process, interleaved: each round runs one step of each, in an order that
@@ -308,22 +310,24 @@ class TorchPackedStep(_TorchTrainer):
 
 
 class TorchSameGraphStep(_TorchTrainer):
-    """minigrad's graph of `lstm.LSTMCell` (per gate: matmul, matmul, add, add, activation; then
-    c = f * c + i * g, h = o * tanh(c): 25 ops per step) driven op by op in torch."""
+    """minigrad's graph of `lstm.LSTM` driven op by op in torch: the input projection of all steps as one
+    product plus the bias, cut into each step's and gate's piece; per step and gate h @ U, the add, the
+    activation; then c = f * c + i * g, h = o * tanh(c) (17 ops per step)."""
 
     label = "torch, minigrad's graph"
 
     def last_hidden(self):
         p, w = self.p, self.w
-        W = [a.T for a in w["weight_ih"].chunk(4)]
         U = [a.T for a in w["weight_hh"].chunk(4)]
-        b = (w["bias_ih"] + w["bias_hh"]).chunk(4)
+        x_tb = self.x.transpose(0, 1).reshape(p.T * p.B, p.I)
+        xw = (x_tb @ w["weight_ih"].T + (w["bias_ih"] + w["bias_hh"])).view(p.T, p.B, 4, p.H).unbind(0)
         h = c = torch.zeros((p.B, p.H), dtype=self.x.dtype)
-        for x in self.x.unbind(1):
-            i = torch.sigmoid(x @ W[0] + h @ U[0] + b[0])
-            f = torch.sigmoid(x @ W[1] + h @ U[1] + b[1])
-            g = torch.tanh(x @ W[2] + h @ U[2] + b[2])
-            o = torch.sigmoid(x @ W[3] + h @ U[3] + b[3])
+        for xw_t in xw:
+            xw_i, xw_f, xw_g, xw_o = xw_t.unbind(1)
+            i = torch.sigmoid(xw_i + h @ U[0])
+            f = torch.sigmoid(xw_f + h @ U[1])
+            g = torch.tanh(xw_g + h @ U[2])
+            o = torch.sigmoid(xw_o + h @ U[3])
             c = f * c + i * g
             h = o * torch.tanh(c)
         return h
