@@ -12,6 +12,7 @@ import numpy as np
 import minigrad as mg
 from lstm import fused
 from lstm.convert import from_keras, to_keras
+from lstm.dropping import drop_unread
 from lstm.lstm_cell import (
     GATES,
     PEEPHOLES,
@@ -46,6 +47,11 @@ class LSTM(Module):
             time hand-derived (`lstm.fused`, `lstm.fused_kernel`): the same numbers, faster, one node
             per layer (scope ``lstm/l0``). The attribute ``fused`` may be switched at any time, e.g. off
             to draw the gates' primitive ops. Standard variant only.
+        keep_values: True keeps every value of the primitive-op graph until the graph is freed, so that a
+            drawing can show them (``show_data=True``). False drops, as each step is built, the values its
+            backward does not read (the gates' pre-activations, h_{t-1} U, f * c_{t-1}, i * g;
+            `lstm.dropping`): the same gradients with less memory; drawing those values then raises,
+            naming this switch. The attribute may be switched at any time.
 
     Parameters are attributes with ``torch.nn.LSTM``'s names and shapes: ``weight_ih_l{k}``
     (4H, I for k = 0, else 4H, H), ``weight_hh_l{k}`` (4H, H), ``bias_ih_l{k}``, ``bias_hh_l{k}``
@@ -75,6 +81,7 @@ class LSTM(Module):
         fused: bool = False,
         cells_per_block: int = 1,
         gate_bias: dict | None = None,
+        keep_values: bool = True,
     ):
         if not isinstance(num_layers, (int, np.integer)) or isinstance(num_layers, bool) or num_layers < 1:
             raise ValueError(f"LSTM: num_layers must be a positive integer, got {num_layers!r}")
@@ -88,7 +95,7 @@ class LSTM(Module):
         self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
         self.return_sequences, self.return_state = return_sequences, return_state
         self.variant, self.truncated_gradient, self.name = variant, truncated_gradient, name
-        self.bias, self.dtype, self.fused = bias, dtype, fused
+        self.bias, self.dtype, self.fused, self.keep_values = bias, dtype, fused, keep_values
         for k in range(num_layers):
             cell = LSTMCell(
                 input_size if k == 0 else hidden_size, hidden_size, bias, forget_bias, rng, variant,
@@ -197,6 +204,8 @@ class LSTM(Module):
                 for t in range(T):
                     with mg.scope(f"t{t}"):
                         step = step_from(xs[t], h, c, weights)
+                        if not self.keep_values:
+                            drop_unread(step, STATE.scope)
                     h, c = step.h, step.c
                     h.name, c.name = f"h_{t}", f"c_{t}"  # x_t, h_{t-1}, c_{t-1} -> h_t, c_t
                     steps.append(step)

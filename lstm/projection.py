@@ -56,17 +56,23 @@ class InputProjection(mg.Function):
     @staticmethod
     def backward(ctx, *gs):
         x_tb, weight_ih = ctx.saved_tensors
-        H = weight_ih.shape[0] // 4
-        B = x_tb.shape[0] // ctx.T
-        # The columns of unused rows (a memory block's gate uses H/S of its H) get zeros.
-        gaps = {w: np.zeros((B, H - w), weight_ih.dtype) for w in ctx.widths if w < H}
-        rows = []
-        for t in range(ctx.T):
-            pieces = []
-            for k, w in enumerate(ctx.widths):
-                pieces += [gs[4 * t + k], gaps[w]] if w < H else [gs[4 * t + k]]
-            rows.append(Concat.apply(1, *pieces))
-        G = Concat.apply(0, *rows)  # (N, 4H), like the forward's product
+        N, H = x_tb.shape[0], weight_ih.shape[0] // 4
+        B = N // ctx.T
+        if isinstance(gs[0], np.ndarray):  # a plain backward: the pieces go straight into one buffer
+            G = (np.empty if min(ctx.widths) == H else np.zeros)((N, 4 * H), weight_ih.dtype)
+            for n, g in enumerate(gs):
+                t, k = divmod(n, 4)
+                G[t * B:(t + 1) * B, k * H:k * H + ctx.widths[k]] = g
+        else:  # create_graph: the same, with ops, so that it is recorded
+            # The columns of unused rows (a memory block's gate uses H/S of its H) get zeros.
+            gaps = {w: np.zeros((B, H - w), weight_ih.dtype) for w in ctx.widths if w < H}
+            rows = []
+            for t in range(ctx.T):
+                pieces = []
+                for k, w in enumerate(ctx.widths):
+                    pieces += [gs[4 * t + k], gaps[w]] if w < H else [gs[4 * t + k]]
+                rows.append(Concat.apply(1, *pieces))
+            G = Concat.apply(0, *rows)
         dx = G @ weight_ih if ctx.needs_input_grad[0] else None
         dbias = G.sum(axis=0) if ctx.needs_input_grad[2] else None
         return dx, G.T @ x_tb, dbias, None, None

@@ -67,6 +67,7 @@ class Planner:
         self.place()
         self.build()
         self.check_size()
+        self.check_values()
         return self.picture()
 
     # -- 1. which ops are drawn ---
@@ -435,6 +436,21 @@ class Planner:
             f"of it with scope='...', fold scopes with collapse=[...], {hint}or raise max_nodes (Graphviz "
             "can take minutes to lay out thousands of nodes)"
         )
+
+    def check_values(self) -> None:
+        """With show_data, refuse a tensor whose values were dropped (an array marked ``dropped_by``, e.g.
+        by ``lstm.LSTM(keep_values=False)``): the drawing would show zeros that were never computed."""
+        if not self.opts.show_data:
+            return
+        for item in self.items:
+            switch = getattr(item.tensor.data, "dropped_by", None) if item.tensor is not None else None
+            if switch:
+                node = item.tensor.grad_fn
+                raise DrawingError(
+                    f"{self.who}: show_data=True, but the values of the {node.op} in {node.scope} were "
+                    f"dropped by {switch}; run the forward again with keep_values=True to draw them, or "
+                    "draw without show_data"
+                )
 
     def picture(self) -> Picture:
         out = list(self.edges.values())
