@@ -19,6 +19,8 @@ The implementations (rows):
     reference    `lstm.reference`, the readable textbook step (allocates every temporary): a teaching row
     primitive    `lstm.LSTM`: the graph of primitive ops students draw (the input projection of all steps
                  as one op, then 17 ops per time step)
+    dropped      `lstm.LSTM(keep_values=False)`: the same graph, each step's values that no backward reads
+                 dropped as the step is built (`lstm.dropping`)
     fused        `lstm.LSTM(fused=True)`: the whole layer as one op (A2's kernel inside the engine)
     torch        `torch.nn.LSTM` (only when torch is installed)
     torch packed the packed cell in torch ops: a = x W_ih^T + h W_hh^T + b, one chunk, 4 activations
@@ -219,11 +221,11 @@ class HoistedNumpyStep(_NumpyTrainer):
 
 class MinigradStep:
     label = "minigrad, primitive ops"
-    fused = False
+    options: dict = {}
 
     def __init__(self, p: Problem):
         self.p = p
-        options = {"fused": True} if self.fused else {}
+        options = self.options
         self.layer = lstm.LSTM(p.I, p.H, dtype=p.dtype, rng=0, **options)
         self.layer.load_state_dict({f"{n}_l0": p.params[n] for n in NAMES})
         self.Wy = mg.nn.Parameter(p.Wy, name="Wy")
@@ -246,9 +248,14 @@ class MinigradStep:
         return {**w, "Wy": self.Wy.data, "by": self.by.data}
 
 
+class DroppingStep(MinigradStep):
+    label = "minigrad, primitive ops, values dropped"
+    options = {"keep_values": False}
+
+
 class FusedStep(MinigradStep):
     label = "minigrad, fused"
-    fused = True
+    options = {"fused": True}
 
 
 class _TorchTrainer:
@@ -336,7 +343,7 @@ class TorchSameGraphStep(_TorchTrainer):
 def implementations() -> dict:
     """Row key -> class. A first: every other row is checked against it."""
     impls = {"A": FastNumpyStep, "A2": HoistedNumpyStep, "reference": ReferenceStep,
-             "primitive": MinigradStep, "fused": FusedStep}  # fmt: skip
+             "primitive": MinigradStep, "dropped": DroppingStep, "fused": FusedStep}  # fmt: skip
     if torch is not None:
         impls.update({"torch": TorchStep, "torch packed": TorchPackedStep, "torch graph": TorchSameGraphStep})
     return impls
@@ -527,7 +534,7 @@ def _table(title: str, header: list, rows: list) -> list:
             *("| " + " | ".join(str(c) for c in row) + " |" for row in rows), ""]  # fmt: skip
 
 
-MEMORY_ROWS = ("A", "A2", "primitive", "fused")
+MEMORY_ROWS = ("A", "A2", "primitive", "dropped", "fused")
 TARGETS = (  # ratio name, numerator, denominator
     ("minigrad primitive / torch on minigrad's graph", "primitive", "torch graph"),
     ("minigrad fused / A2", "fused", "A2"),

@@ -10,6 +10,8 @@ raises, naming the switch.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from minigrad import Tensor
@@ -23,8 +25,10 @@ class DroppedValues(np.ndarray):
     dropped_by = SWITCH
 
 
-def dropped(like: np.ndarray) -> DroppedValues:
-    return np.broadcast_to(np.zeros((), like.dtype), like.shape).view(DroppedValues)
+@functools.lru_cache(maxsize=64)
+def dropped(shape: tuple, dtype: np.dtype) -> DroppedValues:
+    """One read-only stand-in per shape and dtype, shared (making one costs more than the rest of a drop)."""
+    return np.broadcast_to(np.zeros((), dtype), shape).view(DroppedValues)
 
 
 def drop_unread(results, scope: str) -> int:
@@ -33,27 +37,30 @@ def drop_unread(results, scope: str) -> int:
     inside = scope + "/"
     keep = {id(t) for t in results}
     saved: set[int] = set()
-    made: list[Tensor] = []
-    stack, seen = [t for t in results if t is not None], set()
-    while stack:
-        node = stack.pop().grad_fn
+    made: list = []  # (tensor, the node that made it)
+    nodes, seen = [t.grad_fn for t in results if t is not None], set()
+    while nodes:
+        node = nodes.pop()
         if node is None or id(node) in seen or not node.scope.startswith(inside):
             continue
         seen.add(id(node))
         for a in node.saved_arrays:
             saved.add(id(a))
-            if isinstance(a, np.ndarray) and a.base is not None:
+            if getattr(a, "base", None) is not None:
                 saved.add(id(a.base))
         for t in node.inputs:
-            if isinstance(t, Tensor) and t.grad_fn is not None and id(t) not in keep:
-                made.append(t)
-                stack.append(t)
+            if isinstance(t, Tensor):
+                maker = t.grad_fn
+                if maker is not None:
+                    nodes.append(maker)
+                    if id(t) not in keep:
+                        made.append((t, maker))
     count = 0
-    for t in made:
-        unread = id(t.data) not in saved and type(t.data) is not DroppedValues
-        if unread and t.grad_fn.scope.startswith(inside):
+    for t, maker in made:
+        data = t.data
+        if id(data) not in saved and type(data) is not DroppedValues and maker.scope.startswith(inside):
             # Not through ``t.data = ``, which stamps an in-place change: no backward reads this value, and
             # a stamp would send every node's backward through the slower in-place check.
-            t._data = dropped(t.data)
+            t._data = dropped(data.shape, data.dtype)
             count += 1
     return count
