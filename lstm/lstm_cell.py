@@ -38,7 +38,12 @@ PEEPHOLES = ("weight_ci", "weight_cf", "weight_co")
 GATES = {"standard": "ifgo", "vanilla1997": "igo", "peephole": "ifgo", "coupled": "fgo",
          "no_input_gate": "fgo", "no_forget_gate": "igo", "no_output_gate": "ifg",
          "no_input_activation": "ifgo", "no_output_activation": "ifgo"}  # fmt: skip
-GATE_SCOPES = {"i": "input_gate", "f": "forget_gate", "g": "cell_candidate", "o": "output_gate"}
+# The scope of each line of a step, made once: entering a scope again costs less than making a new one,
+# and a step enters six.
+input_gate, forget_gate, cell_candidate, output_gate, cell_state, hidden_state = (
+    mg.scope(part) for part in ("input_gate", "forget_gate", "cell_candidate", "output_gate", "cell_state",
+                                "hidden_state"))  # fmt: skip
+GATE_SCOPES = {"i": input_gate, "f": forget_gate, "g": cell_candidate, "o": output_gate}
 
 
 class LSTMStep(NamedTuple):
@@ -257,9 +262,12 @@ class LSTMCell(Module):
         self.input_size, self.hidden_size = w_ih.shape[1], H
         check_blocks("LSTMCell", variant, H, cells_per_block, None, True)
         self.cells_per_block = cells_per_block
-        # (H/S, H): block k's gate value to its S cells; a constant, not a Parameter
+        # (H/S, H): block k's gate value to its S cells; a constant, not a Parameter (made only for blocks:
+        # an (H, H) identity would be made at every forward of a layer)
         S = cells_per_block
-        self._blocks = Tensor(np.kron(np.eye(H // S), np.ones((1, S))).astype(w_hh.dtype), name="blocks")
+        self._blocks = None
+        if S > 1:
+            self._blocks = Tensor(np.kron(np.eye(H // S), np.ones((1, S))).astype(w_hh.dtype), name="blocks")
         self.variant, self.truncated_gradient = variant, truncated_gradient
         self.dtype = w_hh.dtype
         for name, p in params.items():  # registered in this order: PyTorch's, then peepholes
@@ -349,7 +357,7 @@ class LSTMCell(Module):
         terms = []
         for gate, (W, _, b) in zip("ifgo", weights):
             if gate in GATES[self.variant]:
-                with mg.scope(GATE_SCOPES[gate]):
+                with GATE_SCOPES[gate]:
                     terms.append(x @ W + b)
             else:
                 terms.append(None)
@@ -365,141 +373,141 @@ class LSTMCell(Module):
     # One method per variant, each line one equation of the class docstring.
     def _standard(self, xw, h, c, U) -> LSTMStep:
         Ui, Uf, Ug, Uo = U
-        with mg.scope("input_gate"):
+        with input_gate:
             i = sigmoid(xw.i + h @ Ui)
-        with mg.scope("forget_gate"):
+        with forget_gate:
             f = sigmoid(xw.f + h @ Uf)
-        with mg.scope("cell_candidate"):
+        with cell_candidate:
             g = tanh(xw.g + h @ Ug)
-        with mg.scope("output_gate"):
+        with output_gate:
             o = sigmoid(xw.o + h @ Uo)
-        with mg.scope("cell_state"):
+        with cell_state:
             c = f * c + i * g
-        with mg.scope("hidden_state"):
+        with hidden_state:
             h = o * tanh(c)
         return LSTMStep(h, c, i, f, g, o)
 
     def _vanilla1997(self, xw, h, c, U) -> LSTMStep:
         Ui, _, Ug, Uo = U  # no forget gate: f rows unused
         blocks = self.cells_per_block > 1
-        with mg.scope("input_gate"):
+        with input_gate:
             i = sigmoid(xw.i + h @ Ui)
             i = i @ self._blocks if blocks else i  # each block's gate to its cells
-        with mg.scope("cell_candidate"):
+        with cell_candidate:
             g = 4 * sigmoid(xw.g + h @ Ug) - 2
-        with mg.scope("output_gate"):
+        with output_gate:
             o = sigmoid(xw.o + h @ Uo)
             o = o @ self._blocks if blocks else o
-        with mg.scope("cell_state"):
+        with cell_state:
             c = c + i * g
-        with mg.scope("hidden_state"):
+        with hidden_state:
             h = o * (2 * sigmoid(c) - 1)
         return LSTMStep(h, c, i, None, g, o)
 
     def _peephole(self, xw, h, c, U) -> LSTMStep:
         Ui, Uf, Ug, Uo = U
-        with mg.scope("input_gate"):
+        with input_gate:
             i = sigmoid(xw.i + h @ Ui + self.weight_ci * c)
-        with mg.scope("forget_gate"):
+        with forget_gate:
             f = sigmoid(xw.f + h @ Uf + self.weight_cf * c)
-        with mg.scope("cell_candidate"):
+        with cell_candidate:
             g = tanh(xw.g + h @ Ug)
-        with mg.scope("cell_state"):
+        with cell_state:
             c = f * c + i * g
-        with mg.scope("output_gate"):  # after the cell state: o peeks at the new c
+        with output_gate:  # after the cell state: o peeks at the new c
             o = sigmoid(xw.o + h @ Uo + self.weight_co * c)
-        with mg.scope("hidden_state"):
+        with hidden_state:
             h = o * tanh(c)
         return LSTMStep(h, c, i, f, g, o)
 
     def _coupled(self, xw, h, c, U) -> LSTMStep:
         _, Uf, Ug, Uo = U  # i rows unused
-        with mg.scope("forget_gate"):
+        with forget_gate:
             f = sigmoid(xw.f + h @ Uf)
-        with mg.scope("input_gate"):
+        with input_gate:
             i = 1 - f
-        with mg.scope("cell_candidate"):
+        with cell_candidate:
             g = tanh(xw.g + h @ Ug)
-        with mg.scope("output_gate"):
+        with output_gate:
             o = sigmoid(xw.o + h @ Uo)
-        with mg.scope("cell_state"):
+        with cell_state:
             c = f * c + i * g
-        with mg.scope("hidden_state"):
+        with hidden_state:
             h = o * tanh(c)
         return LSTMStep(h, c, i, f, g, o)
 
     # The ablations: the standard cell with one part removed (Greff et al. 2017).
     def _no_input_gate(self, xw, h, c, U) -> LSTMStep:
         _, Uf, Ug, Uo = U  # i rows unused
-        with mg.scope("forget_gate"):
+        with forget_gate:
             f = sigmoid(xw.f + h @ Uf)
-        with mg.scope("cell_candidate"):
+        with cell_candidate:
             g = tanh(xw.g + h @ Ug)
-        with mg.scope("output_gate"):
+        with output_gate:
             o = sigmoid(xw.o + h @ Uo)
-        with mg.scope("cell_state"):
+        with cell_state:
             c = f * c + g
-        with mg.scope("hidden_state"):
+        with hidden_state:
             h = o * tanh(c)
         return LSTMStep(h, c, None, f, g, o)
 
     def _no_forget_gate(self, xw, h, c, U) -> LSTMStep:
         Ui, _, Ug, Uo = U  # f rows unused
-        with mg.scope("input_gate"):
+        with input_gate:
             i = sigmoid(xw.i + h @ Ui)
-        with mg.scope("cell_candidate"):
+        with cell_candidate:
             g = tanh(xw.g + h @ Ug)
-        with mg.scope("output_gate"):
+        with output_gate:
             o = sigmoid(xw.o + h @ Uo)
-        with mg.scope("cell_state"):
+        with cell_state:
             c = c + i * g
-        with mg.scope("hidden_state"):
+        with hidden_state:
             h = o * tanh(c)
         return LSTMStep(h, c, i, None, g, o)
 
     def _no_output_gate(self, xw, h, c, U) -> LSTMStep:
         Ui, Uf, Ug, _ = U  # o rows unused
-        with mg.scope("input_gate"):
+        with input_gate:
             i = sigmoid(xw.i + h @ Ui)
-        with mg.scope("forget_gate"):
+        with forget_gate:
             f = sigmoid(xw.f + h @ Uf)
-        with mg.scope("cell_candidate"):
+        with cell_candidate:
             g = tanh(xw.g + h @ Ug)
-        with mg.scope("cell_state"):
+        with cell_state:
             c = f * c + i * g
-        with mg.scope("hidden_state"):
+        with hidden_state:
             h = tanh(c)
         return LSTMStep(h, c, i, f, g, None)
 
     def _no_input_activation(self, xw, h, c, U) -> LSTMStep:
         Ui, Uf, Ug, Uo = U
-        with mg.scope("input_gate"):
+        with input_gate:
             i = sigmoid(xw.i + h @ Ui)
-        with mg.scope("forget_gate"):
+        with forget_gate:
             f = sigmoid(xw.f + h @ Uf)
-        with mg.scope("cell_candidate"):
+        with cell_candidate:
             g = xw.g + h @ Ug
-        with mg.scope("output_gate"):
+        with output_gate:
             o = sigmoid(xw.o + h @ Uo)
-        with mg.scope("cell_state"):
+        with cell_state:
             c = f * c + i * g
-        with mg.scope("hidden_state"):
+        with hidden_state:
             h = o * tanh(c)
         return LSTMStep(h, c, i, f, g, o)
 
     def _no_output_activation(self, xw, h, c, U) -> LSTMStep:
         Ui, Uf, Ug, Uo = U
-        with mg.scope("input_gate"):
+        with input_gate:
             i = sigmoid(xw.i + h @ Ui)
-        with mg.scope("forget_gate"):
+        with forget_gate:
             f = sigmoid(xw.f + h @ Uf)
-        with mg.scope("cell_candidate"):
+        with cell_candidate:
             g = tanh(xw.g + h @ Ug)
-        with mg.scope("output_gate"):
+        with output_gate:
             o = sigmoid(xw.o + h @ Uo)
-        with mg.scope("cell_state"):
+        with cell_state:
             c = f * c + i * g
-        with mg.scope("hidden_state"):
+        with hidden_state:
             h = o * c
         return LSTMStep(h, c, i, f, g, o)
 
