@@ -14,7 +14,9 @@ W_* (I, H) are the H-row blocks of weight_ih (4H, I) transposed, U_* (H, H) thos
 (4H, H), in the gate order i, f, g, o (PyTorch's layout), and b_* (H,) the blocks of bias_ih + bias_hh.
 Each of the six lines runs inside its own `mg.scope` (input_gate, forget_gate, cell_candidate,
 output_gate, cell_state, hidden_state), so a drawing of the forget gate shows
-x @ W_f + h @ U_f + b_f -> sigmoid.
+(x @ W_f + b_f) + h @ U_f -> sigmoid. A cell called on one x computes x @ W + b inside each gate
+(`input_terms`); `lstm.LSTM` computes it for all steps before its time loop (`lstm.projection`) and each
+step's gates start from their piece (`step_from_inputs`).
 
 The variants (`variant=`) are drawn with the same scopes; see `LSTMCell`.
 """
