@@ -17,11 +17,15 @@ The implementations (rows):
                  gradients as one product each after the loop: `lstm.fused_kernel` called on arrays,
                  the fastest NumPy step we know, and the baseline of every ratio
     reference    `lstm.reference`, the readable textbook step (allocates every temporary): a teaching row
-    primitive    `lstm.LSTM`: the graph of primitive ops students draw (25 ops per time step)
+    primitive    `lstm.LSTM`: the graph of primitive ops students draw (the input projection of all steps
+                 as one op, then 17 ops per time step)
+    dropped      `lstm.LSTM(keep_values=False)`: the same graph, each step's values that no backward reads
+                 dropped as the step is built (`lstm.dropping`)
     fused        `lstm.LSTM(fused=True)`: the whole layer as one op (A2's kernel inside the engine)
     torch        `torch.nn.LSTM` (only when torch is installed)
     torch packed the packed cell in torch ops: a = x W_ih^T + h W_hh^T + b, one chunk, 4 activations
-    torch graph  minigrad's own per-gate graph driven op by op in torch: the same 25 ops per step
+    torch graph  minigrad's own per-gate graph driven op by op in torch: the same projection, the same 17
+                 ops per step
 
 How it is timed: one BLAS thread (2-thread timings do not repeat on a shared 2-core machine), every
 implementation in this one process, interleaved: each round runs one step of each, in an order that
@@ -217,11 +221,11 @@ class HoistedNumpyStep(_NumpyTrainer):
 
 class MinigradStep:
     label = "minigrad, primitive ops"
-    fused = False
+    options: dict = {}
 
     def __init__(self, p: Problem):
         self.p = p
-        options = {"fused": True} if self.fused else {}
+        options = self.options
         self.layer = lstm.LSTM(p.I, p.H, dtype=p.dtype, rng=0, **options)
         self.layer.load_state_dict({f"{n}_l0": p.params[n] for n in NAMES})
         self.Wy = mg.nn.Parameter(p.Wy, name="Wy")
@@ -244,9 +248,14 @@ class MinigradStep:
         return {**w, "Wy": self.Wy.data, "by": self.by.data}
 
 
+class DroppingStep(MinigradStep):
+    label = "minigrad, primitive ops, values dropped"
+    options = {"keep_values": False}
+
+
 class FusedStep(MinigradStep):
     label = "minigrad, fused"
-    fused = True
+    options = {"fused": True}
 
 
 class _TorchTrainer:
@@ -308,22 +317,24 @@ class TorchPackedStep(_TorchTrainer):
 
 
 class TorchSameGraphStep(_TorchTrainer):
-    """minigrad's graph of `lstm.LSTMCell` (per gate: matmul, matmul, add, add, activation; then
-    c = f * c + i * g, h = o * tanh(c): 25 ops per step) driven op by op in torch."""
+    """minigrad's graph of `lstm.LSTM` driven op by op in torch: the input projection of all steps as one
+    product plus the bias, cut into each step's and gate's piece; per step and gate h @ U, the add, the
+    activation; then c = f * c + i * g, h = o * tanh(c) (17 ops per step)."""
 
     label = "torch, minigrad's graph"
 
     def last_hidden(self):
         p, w = self.p, self.w
-        W = [a.T for a in w["weight_ih"].chunk(4)]
         U = [a.T for a in w["weight_hh"].chunk(4)]
-        b = (w["bias_ih"] + w["bias_hh"]).chunk(4)
+        x_tb = self.x.transpose(0, 1).reshape(p.T * p.B, p.I)
+        xw = (x_tb @ w["weight_ih"].T + (w["bias_ih"] + w["bias_hh"])).view(p.T, p.B, 4, p.H).unbind(0)
         h = c = torch.zeros((p.B, p.H), dtype=self.x.dtype)
-        for x in self.x.unbind(1):
-            i = torch.sigmoid(x @ W[0] + h @ U[0] + b[0])
-            f = torch.sigmoid(x @ W[1] + h @ U[1] + b[1])
-            g = torch.tanh(x @ W[2] + h @ U[2] + b[2])
-            o = torch.sigmoid(x @ W[3] + h @ U[3] + b[3])
+        for xw_t in xw:
+            xw_i, xw_f, xw_g, xw_o = xw_t.unbind(1)
+            i = torch.sigmoid(xw_i + h @ U[0])
+            f = torch.sigmoid(xw_f + h @ U[1])
+            g = torch.tanh(xw_g + h @ U[2])
+            o = torch.sigmoid(xw_o + h @ U[3])
             c = f * c + i * g
             h = o * torch.tanh(c)
         return h
@@ -332,7 +343,7 @@ class TorchSameGraphStep(_TorchTrainer):
 def implementations() -> dict:
     """Row key -> class. A first: every other row is checked against it."""
     impls = {"A": FastNumpyStep, "A2": HoistedNumpyStep, "reference": ReferenceStep,
-             "primitive": MinigradStep, "fused": FusedStep}  # fmt: skip
+             "primitive": MinigradStep, "dropped": DroppingStep, "fused": FusedStep}  # fmt: skip
     if torch is not None:
         impls.update({"torch": TorchStep, "torch packed": TorchPackedStep, "torch graph": TorchSameGraphStep})
     return impls
@@ -523,7 +534,7 @@ def _table(title: str, header: list, rows: list) -> list:
             *("| " + " | ".join(str(c) for c in row) + " |" for row in rows), ""]  # fmt: skip
 
 
-MEMORY_ROWS = ("A", "A2", "primitive", "fused")
+MEMORY_ROWS = ("A", "A2", "primitive", "dropped", "fused")
 TARGETS = (  # ratio name, numerator, denominator
     ("minigrad primitive / torch on minigrad's graph", "primitive", "torch graph"),
     ("minigrad fused / A2", "fused", "A2"),

@@ -12,7 +12,9 @@ import numpy as np
 import minigrad as mg
 from lstm import fused
 from lstm.convert import from_keras, to_keras
+from lstm.dropping import drop_unread
 from lstm.lstm_cell import (
+    GATES,
     PEEPHOLES,
     LSTMCell,
     _check_options,
@@ -21,8 +23,10 @@ from lstm.lstm_cell import (
     check_shape,
     check_sizes,
 )
+from lstm.projection import project_inputs
 from minigrad import Tensor
 from minigrad.nn import Module
+from minigrad.state import STATE
 
 
 class LSTM(Module):
@@ -43,6 +47,11 @@ class LSTM(Module):
             time hand-derived (`lstm.fused`, `lstm.fused_kernel`): the same numbers, faster, one node
             per layer (scope ``lstm/l0``). The attribute ``fused`` may be switched at any time, e.g. off
             to draw the gates' primitive ops. Standard variant only.
+        keep_values: True keeps every value of the primitive-op graph until the graph is freed, so that a
+            drawing can show them (``show_data=True``). False drops, as each step is built, the values its
+            backward does not read (the gates' pre-activations, h_{t-1} U, f * c_{t-1}, i * g;
+            `lstm.dropping`): the same gradients with less memory; drawing those values then raises,
+            naming this switch. The attribute may be switched at any time.
 
     Parameters are attributes with ``torch.nn.LSTM``'s names and shapes: ``weight_ih_l{k}``
     (4H, I for k = 0, else 4H, H), ``weight_hh_l{k}`` (4H, H), ``bias_ih_l{k}``, ``bias_hh_l{k}``
@@ -72,6 +81,7 @@ class LSTM(Module):
         fused: bool = False,
         cells_per_block: int = 1,
         gate_bias: dict | None = None,
+        keep_values: bool = True,
     ):
         if not isinstance(num_layers, (int, np.integer)) or isinstance(num_layers, bool) or num_layers < 1:
             raise ValueError(f"LSTM: num_layers must be a positive integer, got {num_layers!r}")
@@ -85,7 +95,7 @@ class LSTM(Module):
         self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
         self.return_sequences, self.return_state = return_sequences, return_state
         self.variant, self.truncated_gradient, self.name = variant, truncated_gradient, name
-        self.bias, self.dtype, self.fused = bias, dtype, fused
+        self.bias, self.dtype, self.fused, self.keep_values = bias, dtype, fused, keep_values
         for k in range(num_layers):
             cell = LSTMCell(
                 input_size if k == 0 else hidden_size, hidden_size, bias, forget_bias, rng, variant,
@@ -160,36 +170,56 @@ class LSTM(Module):
         return (x if self.return_sequences else h_n[-1]), h_n, c_n
 
     def _step_by_step(self, x: Tensor, h0: list, c0: list):
-        """The primitive-op graph: a scope per layer and time step, each gate inside it."""
+        """The primitive-op graph: a scope per layer and time step, each gate inside it. Each layer's
+        input projection is one op before its time loop (`lstm.projection`): step t's gates read their
+        piece of it, x_t W + b, and add h_{t-1} U. Under `mg.detect_anomaly` every step computes its own
+        x_t W + b instead, so that a NaN or an inf is reported in the step where it arose."""
         B, T, _ = x.shape
-        gates, h_n, c_n = [], [], []
+        hoist = not STATE.anomaly
+        gates, h_n, c_n, xs = [], [], [], []
         for k in range(self.num_layers):
             cell = self.cell(k)
             with mg.scope(f"l{k}"):
-                weights = cell.gate_weights()  # cut once per sequence, not per step
-                if k == 0:
-                    # One split, not x[:, t] per step: each getitem's backward would build a
-                    # whole (B, T, I) array of zeros; the split's backward is one concat. Time
-                    # first, so that the pieces are (B, I) already and need no reshape each.
+                weights = cell.gate_weights(inputs=not hoist)  # cut once per sequence, not per step
+                if hoist:
+                    with mg.scope("weights"):
+                        bias = cell.bias_ih + cell.bias_hh if cell.bias else None
+                        if bias is not None:
+                            bias.name = "b"  # every gate's b, (4H,)
+                    with mg.scope("inputs"):  # time major: step t's rows are one block of the product
+                        x_tb = self._time_major(x) if k == 0 else mg.concat(xs, axis=0)
+                        x_tb.name = "x" if k == 0 else f"h of l{k - 1}"
+                        xs = project_inputs(x_tb, cell.weight_ih, bias, T, cell.gate_widths(),
+                                            GATES[self.variant])
+                elif k == 0:
+                    # One split, not x[:, t] per step: each getitem's backward would build a whole
+                    # (B, T, I) array of zeros; the split's backward is one concat.
                     with mg.scope("inputs"):
-                        x_tb = x.transpose(1, 0, 2).reshape(T * B, self.input_size)
-                        xs = x_tb.split(T, axis=0)
+                        xs = self._time_major(x).split(T, axis=0)
                     for t, x_t in enumerate(xs):
                         x_t.name = f"x_{t}"
+                step_from = cell.step_from_inputs if hoist else cell.step_unchecked
                 h, c = h0[k], c0[k]
                 steps = []
                 for t in range(T):
                     with mg.scope(f"t{t}"):
-                        step = cell.step_unchecked(xs[t], h, c, weights)
+                        step = step_from(xs[t], h, c, weights)
+                        if not self.keep_values:
+                            drop_unread(step, STATE.scope)
                     h, c = step.h, step.c
                     h.name, c.name = f"h_{t}", f"c_{t}"  # x_t, h_{t-1}, c_{t-1} -> h_t, c_t
                     steps.append(step)
-            xs = [s.h for s in steps]  # the next layer reads this list directly
+            xs = [s.h for s in steps]  # the next layer's inputs
             gates.append(steps)
             h_n.append(h)
             c_n.append(c)
         out = mg.stack(xs, axis=1) if self.return_sequences else xs[-1]
         return out, h_n, c_n, gates
+
+    def _time_major(self, x: Tensor) -> Tensor:
+        """x (B, T, I) as (T B, I), step t's inputs in rows t B to (t + 1) B."""
+        B, T, _ = x.shape
+        return x.transpose(1, 0, 2).reshape(T * B, self.input_size)
 
     def _initial_state(self, state, B: int, who: str):
         """(h0, c0) as sequences of L Tensors (B, H)."""

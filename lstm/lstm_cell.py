@@ -14,7 +14,9 @@ W_* (I, H) are the H-row blocks of weight_ih (4H, I) transposed, U_* (H, H) thos
 (4H, H), in the gate order i, f, g, o (PyTorch's layout), and b_* (H,) the blocks of bias_ih + bias_hh.
 Each of the six lines runs inside its own `mg.scope` (input_gate, forget_gate, cell_candidate,
 output_gate, cell_state, hidden_state), so a drawing of the forget gate shows
-x @ W_f + h @ U_f + b_f -> sigmoid.
+(x @ W_f + b_f) + h @ U_f -> sigmoid. A cell called on one x computes x @ W + b inside each gate
+(`input_terms`); `lstm.LSTM` computes it for all steps before its time loop (`lstm.projection`) and each
+step's gates start from their piece (`step_from_inputs`).
 
 The variants (`variant=`) are drawn with the same scopes; see `LSTMCell`.
 """
@@ -27,12 +29,23 @@ import numpy as np
 
 import minigrad as mg
 from lstm.fused import lstm_step as fused_step
+from lstm.projection import GateInputs
 from minigrad import Tensor, sigmoid, tanh
 from minigrad.nn import Module, Parameter
 
 VARIANTS = ("standard", "vanilla1997", "peephole", "coupled", "no_input_gate", "no_forget_gate",
             "no_output_gate", "no_input_activation", "no_output_activation")
 PEEPHOLES = ("weight_ci", "weight_cf", "weight_co")
+# The gates each variant has (the rows of the others are unused), and the scope each is drawn in.
+GATES = {"standard": "ifgo", "vanilla1997": "igo", "peephole": "ifgo", "coupled": "fgo",
+         "no_input_gate": "fgo", "no_forget_gate": "igo", "no_output_gate": "ifg",
+         "no_input_activation": "ifgo", "no_output_activation": "ifgo"}  # fmt: skip
+# The scope of each line of a step, made once: entering a scope again costs less than making a new one,
+# and a step enters six.
+input_gate, forget_gate, cell_candidate, output_gate, cell_state, hidden_state = (
+    mg.scope(part) for part in ("input_gate", "forget_gate", "cell_candidate", "output_gate", "cell_state",
+                                "hidden_state"))  # fmt: skip
+GATE_SCOPES = {"i": input_gate, "f": forget_gate, "g": cell_candidate, "o": output_gate}
 
 
 class LSTMStep(NamedTuple):
@@ -251,39 +264,54 @@ class LSTMCell(Module):
         self.input_size, self.hidden_size = w_ih.shape[1], H
         check_blocks("LSTMCell", variant, H, cells_per_block, None, True)
         self.cells_per_block = cells_per_block
-        # (H/S, H): block k's gate value to its S cells; a constant, not a Parameter
+        # (H/S, H): block k's gate value to its S cells; a constant, not a Parameter (made only for blocks:
+        # an (H, H) identity would be made at every forward of a layer)
         S = cells_per_block
-        self._blocks = Tensor(np.kron(np.eye(H // S), np.ones((1, S))).astype(w_hh.dtype), name="blocks")
+        self._blocks = None
+        if S > 1:
+            self._blocks = Tensor(np.kron(np.eye(H // S), np.ones((1, S))).astype(w_hh.dtype), name="blocks")
         self.variant, self.truncated_gradient = variant, truncated_gradient
         self.dtype = w_hh.dtype
         for name, p in params.items():  # registered in this order: PyTorch's, then peepholes
             setattr(self, name, p)
         self.bias = "bias_ih" in params
 
-    def gate_weights(self) -> LSTMWeights:
+    def gate_weights(self, inputs: bool = True) -> LSTMWeights:
         """Each gate's (W, U, b), cut from the Parameters once per sequence in the scope ``weights``.
 
         A step then needs no slicing: per gate it is matmul, matmul, add, add, activation. Each
         W (I, H) is the gate's block of weight_ih transposed, U (H, H) that of weight_hh, b (H,) the
         gate's block of bias_ih + bias_hh; they are named W_f, U_f, b_f (and so on) for drawings.
+        With ``inputs=False`` only the U are cut (W and b are None): a layer's input projection reads
+        weight_ih and the biases whole (`lstm.projection`).
         """
-        H = self.hidden_size
+        H, n = self.hidden_size, self.hidden_size // self.cells_per_block
         with mg.scope("weights"):
             # Transposed views, no copies: (I, H) blocks stored row-major would make the forward's
             # products faster but the backward's slower by as much (measured), so keep it simple.
-            W = [w.T for w in self.weight_ih.split(4)]  # four (I, H)
             U = [u.T for u in self.weight_hh.split(4)]  # four (H, H)
-            if self.bias:
-                b = list((self.bias_ih + self.bias_hh).split(4))  # four (H,)
-            else:
-                b = [Tensor(np.zeros(H, self.dtype)) for _ in range(4)]
+            W, b = [None] * 4, [None] * 4
+            if inputs:
+                W = [w.T for w in self.weight_ih.split(4)]  # four (I, H)
+                if self.bias:
+                    b = list((self.bias_ih + self.bias_hh).split(4))  # four (H,)
+                else:
+                    b = [Tensor(np.zeros(H, self.dtype)) for _ in range(4)]
             if self.cells_per_block > 1:  # one input and one output gate per block
-                n = H // self.cells_per_block
                 for k in (0, 3):
-                    W[k], U[k], b[k] = W[k][:, :n], U[k][:, :n], b[k][:n]
-        for gate, W_k, U_k, b_k in zip("ifgo", W, U, b):
-            W_k.name, U_k.name, b_k.name = f"W_{gate}", f"U_{gate}", f"b_{gate}"
+                    U[k] = U[k][:, :n]
+                    if inputs:
+                        W[k], b[k] = W[k][:, :n], b[k][:n]
+        for gate, *blocks in zip("ifgo", W, U, b):
+            for letter, t in zip("WUb", blocks):
+                if t is not None:
+                    t.name = f"{letter}_{gate}"
         return LSTMWeights(*(GateWeights(W[k], U[k], b[k]) for k in range(4)))
+
+    def gate_widths(self) -> tuple[int, int, int, int]:
+        """The columns each gate's pre-activation has: H, or H/S for a memory block's i and o."""
+        H, n = self.hidden_size, self.hidden_size // self.cells_per_block
+        return (n, H, H, n)
 
     def forward(self, x, state=None) -> tuple[Tensor, Tensor]:
         """``h, c = cell(x, state)``: x (B, I), state (h_prev, c_prev) each (B, H) or None for
@@ -316,155 +344,172 @@ class LSTMCell(Module):
         return x, h, c
 
     def step_unchecked(self, x: Tensor, h: Tensor, c: Tensor, weights: LSTMWeights | None) -> LSTMStep:
-        """One step on Tensors already checked (the layer checks once per sequence, not per step).
-        ``weights`` is unused (may be None) when the cell is fused."""
-        if self.truncated_gradient:
-            h = h.detach()
+        """One step on Tensors already checked. ``weights`` is unused (may be None) when the cell is
+        fused."""
         if self.fused:
             _check_options("LSTMCell", self.variant, False, True, 0.0, True)  # fused may be set late
             b_ih, b_hh = (self.bias_ih, self.bias_hh) if self.bias else (None, None)
             h, c = fused_step(x, h, c, self.weight_ih, self.weight_hh, b_ih, b_hh)
             return LSTMStep(h, c, None, None, None, None)
-        return _STEPS[self.variant](self, x, h, c, weights)
+        return self.step_from_inputs(self.input_terms(x, weights), h, c, weights)
+
+    def input_terms(self, x: Tensor, weights: LSTMWeights) -> GateInputs:
+        """Each gate's share of one step's x: x @ W + b, in the gate's scope (None for a gate the cell
+        does not have). A layer computes these for all steps at once (`lstm.projection`)."""
+        terms = []
+        for gate, (W, _, b) in zip("ifgo", weights):
+            if gate in GATES[self.variant]:
+                with GATE_SCOPES[gate]:
+                    terms.append(x @ W + b)
+            else:
+                terms.append(None)
+        return GateInputs(*terms)
+
+    def step_from_inputs(self, xw: GateInputs, h: Tensor, c: Tensor, weights: LSTMWeights) -> LSTMStep:
+        """One step from each gate's x @ W + b (`GateInputs`): the layer's path, whose input projection
+        is hoisted over the whole sequence. Only the U of ``weights`` are read."""
+        if self.truncated_gradient:
+            h = h.detach()
+        return _STEPS[self.variant](self, xw, h, c, [w.U for w in weights])
 
     # One method per variant, each line one equation of the class docstring.
-    def _standard(self, x, h, c, weights) -> LSTMStep:
-        (Wi, Ui, bi), (Wf, Uf, bf), (Wg, Ug, bg), (Wo, Uo, bo) = weights
-        with mg.scope("input_gate"):
-            i = sigmoid(x @ Wi + h @ Ui + bi)
-        with mg.scope("forget_gate"):
-            f = sigmoid(x @ Wf + h @ Uf + bf)
-        with mg.scope("cell_candidate"):
-            g = tanh(x @ Wg + h @ Ug + bg)
-        with mg.scope("output_gate"):
-            o = sigmoid(x @ Wo + h @ Uo + bo)
-        with mg.scope("cell_state"):
+    def _standard(self, xw, h, c, U) -> LSTMStep:
+        Ui, Uf, Ug, Uo = U
+        with input_gate:
+            i = sigmoid(xw.i + h @ Ui)
+        with forget_gate:
+            f = sigmoid(xw.f + h @ Uf)
+        with cell_candidate:
+            g = tanh(xw.g + h @ Ug)
+        with output_gate:
+            o = sigmoid(xw.o + h @ Uo)
+        with cell_state:
             c = f * c + i * g
-        with mg.scope("hidden_state"):
+        with hidden_state:
             h = o * tanh(c)
         return LSTMStep(h, c, i, f, g, o)
 
-    def _vanilla1997(self, x, h, c, weights) -> LSTMStep:
-        (Wi, Ui, bi), _, (Wg, Ug, bg), (Wo, Uo, bo) = weights  # no forget gate: f rows unused
+    def _vanilla1997(self, xw, h, c, U) -> LSTMStep:
+        Ui, _, Ug, Uo = U  # no forget gate: f rows unused
         blocks = self.cells_per_block > 1
-        with mg.scope("input_gate"):
-            i = sigmoid(x @ Wi + h @ Ui + bi)
+        with input_gate:
+            i = sigmoid(xw.i + h @ Ui)
             i = i @ self._blocks if blocks else i  # each block's gate to its cells
-        with mg.scope("cell_candidate"):
-            g = 4 * sigmoid(x @ Wg + h @ Ug + bg) - 2
-        with mg.scope("output_gate"):
-            o = sigmoid(x @ Wo + h @ Uo + bo)
+        with cell_candidate:
+            g = 4 * sigmoid(xw.g + h @ Ug) - 2
+        with output_gate:
+            o = sigmoid(xw.o + h @ Uo)
             o = o @ self._blocks if blocks else o
-        with mg.scope("cell_state"):
+        with cell_state:
             c = c + i * g
-        with mg.scope("hidden_state"):
+        with hidden_state:
             h = o * (2 * sigmoid(c) - 1)
         return LSTMStep(h, c, i, None, g, o)
 
-    def _peephole(self, x, h, c, weights) -> LSTMStep:
-        (Wi, Ui, bi), (Wf, Uf, bf), (Wg, Ug, bg), (Wo, Uo, bo) = weights
-        with mg.scope("input_gate"):
-            i = sigmoid(x @ Wi + h @ Ui + bi + self.weight_ci * c)
-        with mg.scope("forget_gate"):
-            f = sigmoid(x @ Wf + h @ Uf + bf + self.weight_cf * c)
-        with mg.scope("cell_candidate"):
-            g = tanh(x @ Wg + h @ Ug + bg)
-        with mg.scope("cell_state"):
+    def _peephole(self, xw, h, c, U) -> LSTMStep:
+        Ui, Uf, Ug, Uo = U
+        with input_gate:
+            i = sigmoid(xw.i + h @ Ui + self.weight_ci * c)
+        with forget_gate:
+            f = sigmoid(xw.f + h @ Uf + self.weight_cf * c)
+        with cell_candidate:
+            g = tanh(xw.g + h @ Ug)
+        with cell_state:
             c = f * c + i * g
-        with mg.scope("output_gate"):  # after the cell state: o peeks at the new c
-            o = sigmoid(x @ Wo + h @ Uo + bo + self.weight_co * c)
-        with mg.scope("hidden_state"):
+        with output_gate:  # after the cell state: o peeks at the new c
+            o = sigmoid(xw.o + h @ Uo + self.weight_co * c)
+        with hidden_state:
             h = o * tanh(c)
         return LSTMStep(h, c, i, f, g, o)
 
-    def _coupled(self, x, h, c, weights) -> LSTMStep:
-        _, (Wf, Uf, bf), (Wg, Ug, bg), (Wo, Uo, bo) = weights  # i rows unused
-        with mg.scope("forget_gate"):
-            f = sigmoid(x @ Wf + h @ Uf + bf)
-        with mg.scope("input_gate"):
+    def _coupled(self, xw, h, c, U) -> LSTMStep:
+        _, Uf, Ug, Uo = U  # i rows unused
+        with forget_gate:
+            f = sigmoid(xw.f + h @ Uf)
+        with input_gate:
             i = 1 - f
-        with mg.scope("cell_candidate"):
-            g = tanh(x @ Wg + h @ Ug + bg)
-        with mg.scope("output_gate"):
-            o = sigmoid(x @ Wo + h @ Uo + bo)
-        with mg.scope("cell_state"):
+        with cell_candidate:
+            g = tanh(xw.g + h @ Ug)
+        with output_gate:
+            o = sigmoid(xw.o + h @ Uo)
+        with cell_state:
             c = f * c + i * g
-        with mg.scope("hidden_state"):
+        with hidden_state:
             h = o * tanh(c)
         return LSTMStep(h, c, i, f, g, o)
 
     # The ablations: the standard cell with one part removed (Greff et al. 2017).
-    def _no_input_gate(self, x, h, c, weights) -> LSTMStep:
-        _, (Wf, Uf, bf), (Wg, Ug, bg), (Wo, Uo, bo) = weights  # i rows unused
-        with mg.scope("forget_gate"):
-            f = sigmoid(x @ Wf + h @ Uf + bf)
-        with mg.scope("cell_candidate"):
-            g = tanh(x @ Wg + h @ Ug + bg)
-        with mg.scope("output_gate"):
-            o = sigmoid(x @ Wo + h @ Uo + bo)
-        with mg.scope("cell_state"):
+    def _no_input_gate(self, xw, h, c, U) -> LSTMStep:
+        _, Uf, Ug, Uo = U  # i rows unused
+        with forget_gate:
+            f = sigmoid(xw.f + h @ Uf)
+        with cell_candidate:
+            g = tanh(xw.g + h @ Ug)
+        with output_gate:
+            o = sigmoid(xw.o + h @ Uo)
+        with cell_state:
             c = f * c + g
-        with mg.scope("hidden_state"):
+        with hidden_state:
             h = o * tanh(c)
         return LSTMStep(h, c, None, f, g, o)
 
-    def _no_forget_gate(self, x, h, c, weights) -> LSTMStep:
-        (Wi, Ui, bi), _, (Wg, Ug, bg), (Wo, Uo, bo) = weights  # f rows unused
-        with mg.scope("input_gate"):
-            i = sigmoid(x @ Wi + h @ Ui + bi)
-        with mg.scope("cell_candidate"):
-            g = tanh(x @ Wg + h @ Ug + bg)
-        with mg.scope("output_gate"):
-            o = sigmoid(x @ Wo + h @ Uo + bo)
-        with mg.scope("cell_state"):
+    def _no_forget_gate(self, xw, h, c, U) -> LSTMStep:
+        Ui, _, Ug, Uo = U  # f rows unused
+        with input_gate:
+            i = sigmoid(xw.i + h @ Ui)
+        with cell_candidate:
+            g = tanh(xw.g + h @ Ug)
+        with output_gate:
+            o = sigmoid(xw.o + h @ Uo)
+        with cell_state:
             c = c + i * g
-        with mg.scope("hidden_state"):
+        with hidden_state:
             h = o * tanh(c)
         return LSTMStep(h, c, i, None, g, o)
 
-    def _no_output_gate(self, x, h, c, weights) -> LSTMStep:
-        (Wi, Ui, bi), (Wf, Uf, bf), (Wg, Ug, bg), _ = weights  # o rows unused
-        with mg.scope("input_gate"):
-            i = sigmoid(x @ Wi + h @ Ui + bi)
-        with mg.scope("forget_gate"):
-            f = sigmoid(x @ Wf + h @ Uf + bf)
-        with mg.scope("cell_candidate"):
-            g = tanh(x @ Wg + h @ Ug + bg)
-        with mg.scope("cell_state"):
+    def _no_output_gate(self, xw, h, c, U) -> LSTMStep:
+        Ui, Uf, Ug, _ = U  # o rows unused
+        with input_gate:
+            i = sigmoid(xw.i + h @ Ui)
+        with forget_gate:
+            f = sigmoid(xw.f + h @ Uf)
+        with cell_candidate:
+            g = tanh(xw.g + h @ Ug)
+        with cell_state:
             c = f * c + i * g
-        with mg.scope("hidden_state"):
+        with hidden_state:
             h = tanh(c)
         return LSTMStep(h, c, i, f, g, None)
 
-    def _no_input_activation(self, x, h, c, weights) -> LSTMStep:
-        (Wi, Ui, bi), (Wf, Uf, bf), (Wg, Ug, bg), (Wo, Uo, bo) = weights
-        with mg.scope("input_gate"):
-            i = sigmoid(x @ Wi + h @ Ui + bi)
-        with mg.scope("forget_gate"):
-            f = sigmoid(x @ Wf + h @ Uf + bf)
-        with mg.scope("cell_candidate"):
-            g = x @ Wg + h @ Ug + bg
-        with mg.scope("output_gate"):
-            o = sigmoid(x @ Wo + h @ Uo + bo)
-        with mg.scope("cell_state"):
+    def _no_input_activation(self, xw, h, c, U) -> LSTMStep:
+        Ui, Uf, Ug, Uo = U
+        with input_gate:
+            i = sigmoid(xw.i + h @ Ui)
+        with forget_gate:
+            f = sigmoid(xw.f + h @ Uf)
+        with cell_candidate:
+            g = xw.g + h @ Ug
+        with output_gate:
+            o = sigmoid(xw.o + h @ Uo)
+        with cell_state:
             c = f * c + i * g
-        with mg.scope("hidden_state"):
+        with hidden_state:
             h = o * tanh(c)
         return LSTMStep(h, c, i, f, g, o)
 
-    def _no_output_activation(self, x, h, c, weights) -> LSTMStep:
-        (Wi, Ui, bi), (Wf, Uf, bf), (Wg, Ug, bg), (Wo, Uo, bo) = weights
-        with mg.scope("input_gate"):
-            i = sigmoid(x @ Wi + h @ Ui + bi)
-        with mg.scope("forget_gate"):
-            f = sigmoid(x @ Wf + h @ Uf + bf)
-        with mg.scope("cell_candidate"):
-            g = tanh(x @ Wg + h @ Ug + bg)
-        with mg.scope("output_gate"):
-            o = sigmoid(x @ Wo + h @ Uo + bo)
-        with mg.scope("cell_state"):
+    def _no_output_activation(self, xw, h, c, U) -> LSTMStep:
+        Ui, Uf, Ug, Uo = U
+        with input_gate:
+            i = sigmoid(xw.i + h @ Ui)
+        with forget_gate:
+            f = sigmoid(xw.f + h @ Uf)
+        with cell_candidate:
+            g = tanh(xw.g + h @ Ug)
+        with output_gate:
+            o = sigmoid(xw.o + h @ Uo)
+        with cell_state:
             c = f * c + i * g
-        with mg.scope("hidden_state"):
+        with hidden_state:
             h = o * c
         return LSTMStep(h, c, i, f, g, o)
 

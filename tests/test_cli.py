@@ -276,8 +276,8 @@ def test_graph_draws_a_trained_checkpoint(tmp_path, capsys):
     assert code == 0 and stdout.strip() == f"wrote {path}"
     dot = path.read_text()
     assert "forget_gate" in dot and "input_gate" not in dot
-    # the checkpoint's sizes (I=2, H=5), not the random LSTM's (I=3, H=4): W_f is (I, H)
-    assert "(2, 5)" in dot and "(3, 4)" not in dot
+    # the checkpoint's hidden size (H=5), not the random LSTM's (H=4): U_f is (H, H)
+    assert "(5, 5)" in dot and "(4, 4)" not in dot
     err = _one_line_error(["graph", "--checkpoint", str(tmp_path / "none.npz"), "--format", "dot",
                            "--out", str(path)], capsys)
     assert "lstm graph: error: checkpoint" in err and "no such file" in err

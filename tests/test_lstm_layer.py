@@ -254,7 +254,13 @@ def test_scopes_name_the_layer_the_step_and_the_part():
     step3 = [n for n in nodes if n.scope.startswith("lstm/l0/t3/")]
     assert {n.scope for n in step3} == {f"lstm/l0/t3/{part}" for part in PARTS}
     forget = sorted(n.op for n in step3 if n.scope == "lstm/l0/t3/forget_gate")
-    assert forget == sorted(["matmul", "matmul", "add", "add", "sigmoid"])
+    # x_3 W_f + b_f comes from the layer's input projection: h_2 U_f, the add, the sigmoid
+    assert forget == sorted(["matmul", "add", "sigmoid"])
+    projections = [n for n in nodes if n.op == "input_projection"]
+    assert sorted(n.scope for n in projections) == ["lstm/l0/inputs", "lstm/l1/inputs"]
+    forget_add = next(n for n in step3 if n.scope == "lstm/l0/t3/forget_gate" and n.op == "add")
+    assert forget_add.inputs[0].name == "x_3 W_f + b_f"
+    assert forget_add.inputs[0].grad_fn.scope == "lstm/l0/inputs"
     # every op of the sequence sits in a part of a step, or cuts weights/inputs once, or joins outputs
     scopes = {n.scope.split("/", 3)[2] if n.scope.count("/") >= 2 else n.scope for n in nodes}
     assert scopes == {f"t{t}" for t in range(5)} | {"weights", "inputs", "lstm"}
@@ -271,11 +277,13 @@ def test_ops_per_time_step_are_the_same_at_every_step():
         parts = n.scope.split("/")
         if len(parts) == 4:
             counts[(parts[1], parts[2])] = counts.get((parts[1], parts[2]), 0) + 1
-    # per gate: matmul, matmul, add, add, activation; cell state: mul, mul, add; hidden state: tanh, mul
-    assert set(counts.values()) == {4 * 5 + 3 + 2}
+    # per gate: matmul, add, activation (x_t W + b is hoisted); cell state: mul, mul, add; hidden: tanh, mul
+    assert set(counts.values()) == {4 * 3 + 3 + 2}
     assert len(counts) == 2 * 6
-    # the weights are cut once per layer and sequence: 2 splits, 8 transposes, 1 add, 1 split
-    assert sum(n.scope == "lstm/l1/weights" for n in nodes) == 12
+    # the weights are cut once per layer and sequence: weight_hh's split, 4 transposes, the biases' sum
+    assert sum(n.scope == "lstm/l1/weights" for n in nodes) == 6
+    # and the inputs projected once: layer 1 joins layer 0's h_t (one concat), then one product
+    assert sorted(n.op for n in nodes if n.scope == "lstm/l1/inputs") == ["concat", "input_projection"]
 
 
 # -- errors ---

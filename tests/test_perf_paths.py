@@ -231,15 +231,22 @@ def test_sum_over_every_axis_keeps_the_shape_the_axis_check_gives(shape):
     assert node.kept == _kept_shape(shape, tuple(range(len(shape))))
 
 
-# -- the layer's time-first split of x ---
-def test_the_step_inputs_are_the_time_slices_of_x():
+# -- the layer's time-first projection of x ---
+def test_the_step_inputs_are_the_time_slices_of_x_projected():
+    # each step's gate reads x_t W + b, its piece of the layer's one input projection
     x = np.random.default_rng(5).normal(size=(2, 4, 3))
-    out = LSTM(3, 5, rng=0)(mg.tensor(x, requires_grad=True))
+    layer = LSTM(3, 5, rng=0)
+    out = layer(mg.tensor(x, requires_grad=True))
     inputs = {a.name: a for n in _producers(out) for a in n.inputs
               if isinstance(a, mg.Tensor) and a.name and a.name.startswith("x_")}  # fmt: skip
-    assert sorted(inputs) == ["x_0", "x_1", "x_2", "x_3"]
+    assert sorted(inputs) == sorted(f"x_{t} W_{k} + b_{k}" for t in range(4) for k in "ifgo")
+    b = layer.bias_ih_l0.data + layer.bias_hh_l0.data
     for t in range(4):
-        np.testing.assert_array_equal(inputs[f"x_{t}"].data, x[:, t])
+        for k, gate in enumerate("ifgo"):
+            rows = slice(5 * k, 5 * (k + 1))
+            want = x[:, t] @ layer.weight_ih_l0.data[rows].T + b[rows]
+            got = inputs[f"x_{t} W_{gate} + b_{gate}"].data
+            np.testing.assert_allclose(got, want, rtol=1e-14, atol=1e-15)
 
 
 def _producers(t: mg.Tensor) -> list:

@@ -7,8 +7,10 @@ import sysconfig
 from pathlib import Path
 
 import errors_doc
+import numpy as np
 import pytest
 
+import lstm
 import minigrad as mg
 
 
@@ -47,6 +49,8 @@ SITUATIONS = {
     "V6": _notes,
     "V7": lambda mp, tp: mg.viz.draw(y()).render("y.svg", format="png"),
     "V8": _no_renderer,
+    "V9": lambda mp, tp: mg.viz.to_dot(lstm.LSTM(3, 4, keep_values=False)(np.ones((2, 3, 3))),
+                                       scope="*/t2/forget_gate", show_data=True),
 }
 
 

@@ -34,10 +34,11 @@ def labels(text: str) -> dict[str, str]:
 def test_rolled_names_the_step_x_t_h_t_minus_1_and_folds_the_weight_plumbing():
     text = viz.to_dot(layer_output(), rolled=True)
     names = set(labels(text).values())
-    assert {"x_t", "h_{t-1}", "c_{t-1}", "h_t", "c_t"} <= names
-    assert not names & {"x_4", "h_3", "h_4", "c_3", "c_4"}
+    assert {"x_t W_f + b_f", "h_{t-1}", "c_{t-1}", "h_t", "c_t"} <= names
+    assert not names & {"x_4 W_f + b_f", "x_3 W_f + b_f", "h_3", "h_4", "c_3", "c_4"}
     assert "split" not in names and "transpose" not in names  # folded into one box
-    assert "weights" in names and "12 ops folded" in text
+    assert "weights" in names and "6 ops folded" in text
+    assert list(names).count("input_projection") == 1  # before the loop, once
     unfolded = viz.to_dot(layer_output(), rolled=True, collapse=False)
     assert "split" in set(labels(unfolded).values()) and "ops folded" not in unfolded
 
@@ -95,10 +96,11 @@ def cluster_tops(svg: str, key=lambda title: title.rsplit("/", 1)[-1]) -> dict[s
 
 def test_several_steps_each_step_has_its_inputs_and_the_states_it_reads():
     text = viz.to_dot(layer_output(3), scope="*/forget_gate")
-    # x_k and h_{k-1} are drawn inside step k, nothing outside the steps but what leaves them
+    # x_k's share (from the projection before the loop) and h_{k-1} are drawn inside step k, nothing outside
+    # the steps but what leaves them
     for k in range(3):
         block = text.split(f"<b>t{k}</b>")[1].split("<b>t")[0]
-        assert f"<b>x_{k}</b>" in block
+        assert f"<b>x_{k} W_f + b_f</b>" in block
         assert ("<b>h_init</b>" if k == 0 else f"<b>h_{k - 1}</b>") in block
     top = [ln for ln in text.splitlines() if re.match(r"^  n\d+ \[", ln)]
     assert all("to lstm/l0/t" in ln for ln in top)
@@ -122,8 +124,11 @@ def test_the_step_pattern_is_an_option():
 def test_labels_use_the_course_notation():
     # rows are batch entries: x_t (B, I) @ W_f (I, H), W_f cut from weight_ih (4H, I)
     text = viz.to_dot(layer_output(), scope="*/t4/forget_gate")
-    assert "<b>W_f</b><br/>(3, 4) float64" in text and "<b>U_f</b><br/>(4, 4) float64" in text
-    assert "<b>x_4</b><br/>(2, 3) float64" in text and "\u1d40" not in text and "^T" not in text
+    assert "<b>x_4 W_f + b_f</b><br/>(2, 4) float64" in text and "<b>U_f</b><br/>(4, 4) float64" in text
+    assert "\u1d40" not in text and "^T" not in text
+    cell = lstm.LSTMCell(3, 4, rng=0)  # one step by hand: x_t W_f + b_f inside the gate
+    text = viz.to_dot(cell(mg.tensor(np.ones((2, 3)), name="x_t"))[0], scope="forget_gate")
+    assert "<b>W_f</b><br/>(3, 4) float64" in text and "<b>x_t</b><br/>(2, 3) float64" in text
 
 
 def test_the_disagreement_drawing_takes_its_colours_and_layout_from_viz():

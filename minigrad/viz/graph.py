@@ -244,15 +244,16 @@ def reading_order(g: Graph, parts: list) -> list[int]:
 
 
 def step_names(name_of: Callable, last: int) -> Callable:
-    """Names as a rolled view shows them: ``x_4``, ``h_3`` become ``x_t``, ``h_{t-1}`` when step 4 is the
-    step drawn (the names the LSTM layer gives its inputs and states)."""
+    """Names as a rolled view shows them: ``x_4``, ``h_3``, ``x_4 W_f + b_f`` become ``x_t``, ``h_{t-1}``,
+    ``x_t W_f + b_f`` when step 4 is the step drawn (the names the LSTM layer gives its inputs and states)."""
 
     def name(t: Tensor) -> str | None:
         n = name_of(t)
-        m = re.fullmatch(r"(.*)_(\d+)", n or "")
+        m = re.fullmatch(r"(.*?)_(\d+)((?: .*)?)", n or "")
         if m is None or int(m.group(2)) not in (last, last - 1):
             return n
-        return f"{m.group(1)}_t" if int(m.group(2)) == last else f"{m.group(1)}_{{t-1}}"
+        step = "t" if int(m.group(2)) == last else "{t-1}"
+        return f"{m.group(1)}_{step}{m.group(3)}"
 
     return name
 

@@ -67,6 +67,7 @@ class Planner:
         self.place()
         self.build()
         self.check_size()
+        self.check_values()
         return self.picture()
 
     # -- 1. which ops are drawn ---
@@ -234,6 +235,15 @@ class Planner:
                 ):
                     continue
                 self.reader_clusters[i][cl] = None
+        # Ops outside the time steps whose outputs are read in several steps (an LSTM layer's input
+        # projection, made once before the time loop): each output is drawn where it is read, like a weight.
+        self.for_steps = [False] * self.n_ops
+        if self.opts.copy_shared:
+            for j in range(self.n_ops):
+                if visible[j] and self.step_of[j] is None and len(g.outputs[j]) > 1:
+                    users = (u for i in g.outputs[j] for u in g.users[i])
+                    readers = {self.step_of[u][:2] for u in users if self.step_of[u]}
+                    self.for_steps[j] = len(readers) > 1
         self.has_box = [self.wants_box(i) for i in range(self.n_t)]
         self.common: dict = {}
 
@@ -243,7 +253,7 @@ class Planner:
             return False
         if self.is_root[i] or self.leaves_scope[i]:
             return True
-        if self.box_key[p] is not None:
+        if self.box_key[p] is not None or self.for_steps[p]:
             return False
         if self.intermediates != "auto":
             return self.intermediates == "all"
@@ -372,7 +382,7 @@ class Planner:
             return self.leaf_item(i, self.common_cluster(i)), "data", ""
         sp, sj = self.step_of[p], self.step_of[j]
         if self.visible[p]:
-            if copy_shared and weightlike and cl != self.cluster_of(p):
+            if (copy_shared and weightlike or self.for_steps[p]) and cl != self.cluster_of(p):
                 key = ("ref", i, cl)
                 k = self.made.get(key)
                 if k is None:
@@ -426,6 +436,21 @@ class Planner:
             f"of it with scope='...', fold scopes with collapse=[...], {hint}or raise max_nodes (Graphviz "
             "can take minutes to lay out thousands of nodes)"
         )
+
+    def check_values(self) -> None:
+        """With show_data, refuse a tensor whose values were dropped (an array marked ``dropped_by``, e.g.
+        by ``lstm.LSTM(keep_values=False)``): the drawing would show zeros that were never computed."""
+        if not self.opts.show_data:
+            return
+        for item in self.items:
+            switch = getattr(item.tensor.data, "dropped_by", None) if item.tensor is not None else None
+            if switch:
+                node = item.tensor.grad_fn
+                raise DrawingError(
+                    f"{self.who}: show_data=True, but the values of the {node.op} in {node.scope} were "
+                    f"dropped by {switch}; run the forward again with keep_values=True to draw them, or "
+                    "draw without show_data"
+                )
 
     def picture(self) -> Picture:
         out = list(self.edges.values())
