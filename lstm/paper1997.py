@@ -10,6 +10,7 @@ runs one.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -17,6 +18,10 @@ from lstm.online import Network, OnlineTrainer, Shape, init_weights
 from lstm.tasks.adding import AddingProblem
 from lstm.tasks.reber import SYMBOLS, EmbeddedReber, continual_stream
 from lstm.tasks.temporal_order import TemporalOrder
+
+# The stored runs of experiments/protocol1997.py and ablation.py, shipped with the package: notebook 06
+# reads them, in a checkout, an installed package or the browser alike.
+RUNS_DIR = Path(__file__).resolve().parent / "runs1997"
 
 
 @dataclass
