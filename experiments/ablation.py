@@ -116,7 +116,7 @@ def main(argv=None) -> int:
                 "load_average": [round(load, 2), round(os.getloadavg()[0], 2)],
                 "wall_seconds": round(time.perf_counter() - start, 1)}
         _save(RESULTS, data)
-    plot(data["trials"], HERE / "figures" / "ablation.png")
+    plot(data["trials"], RUNS_DIR / "ablation.png")
     print(table(data))
     return 0
 

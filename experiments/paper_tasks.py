@@ -523,7 +523,7 @@ def tables_1997(runs: Path) -> str:
             "## Gate by gate (in the spirit of Greff et al. 2017), embedded Reber",
             "",
             f"Same budget for every cell ({budget}; Adam), test set of 256 strings. Plot: "
-            "`experiments/figures/ablation.png` (`python experiments/ablation.py --from-runs`).",
+            "`lstm/runs1997/ablation.png` (`python experiments/ablation.py --from-runs`).",
             "",
             ablation.table(data),
             "",
