@@ -22,6 +22,7 @@ import importlib.util
 import json
 import re
 import shutil
+import sys
 import threading
 import time
 from pathlib import Path
@@ -69,9 +70,11 @@ ERROR_TEXT = re.compile(r"Traceback|Error\b|Warning\b")
 DRAW_A_GRAPH = (
     'svg = browser.render_svg("digraph { a -> b }"); print(svg.count("<svg"), "class=\\"node\\"" in svg)'
 )
-# Keeps the site's first cell (install, load Graphviz) and replaces the rest by one cell that draws.
-ONLY_DRAW_JS = f"""(source) => {{ const m = {PANEL}.content.model.sharedModel;
-  m.deleteCellRange(1, m.cells.length); m.insertCell(1, {{cell_type: 'code', source}}); }}"""
+# Keeps the site's first cell (install, load Graphviz) and replaces the others by code cells of the given
+# sources.
+REPLACE_CELLS_JS = f"""(sources) => {{ const m = {PANEL}.content.model.sharedModel;
+  m.deleteCellRange(1, m.cells.length);
+  sources.forEach((source, k) => m.insertCell(1 + k, {{cell_type: 'code', source}})); }}"""
 
 
 def _lite_build():
@@ -223,14 +226,14 @@ class Page:
             self.page.wait_for_timeout(1000)
 
 
-def run_notebook(chromium, server: str, name: str, prepare: tuple[str, str] | None = None) -> dict:
-    """Opens ``name`` and runs all its cells, after ``prepare`` (JavaScript and its argument), if given,
-    changed them."""
+def run_notebook(chromium, server: str, name: str, sources: list[str] | None = None) -> dict:
+    """Opens ``name`` and runs all its cells; with ``sources``, the site's first cell and code cells of
+    these sources instead of the notebook's own."""
     page = Page(chromium, server, name)
     try:
         kernel_seconds = page.open()
-        if prepare is not None:
-            page.page.evaluate(*prepare)
+        if sources is not None:
+            page.page.evaluate(REPLACE_CELLS_JS, sources)
         cells, seconds = page.run_all()
     finally:
         page.close()
@@ -250,6 +253,17 @@ def stored_code_cells(name: str) -> list[dict]:
     return [c for c in notebook["cells"] if c["cell_type"] == "code"]
 
 
+def assert_ran_cleanly(name: str, cells: list[dict]) -> None:
+    """Every cell ran and shows no error, else an AssertionError naming the first cell that did not."""
+    for k, cell in enumerate(cells):
+        ran = re.search(r"\[\d+\]", cell["prompt"])
+        assert ran, f"{name}: code cell {k} did not run: {cell['source'][:80]}"
+        errors = [o for o in cell["outputs"] if o["output_type"] == "error"]
+        assert not errors, f"{name}: code cell {k} raised {errors[0]['ename']}: {errors[0]['evalue'][:2000]}"
+        stderr = text_of(cell["outputs"], "stderr")
+        assert not ERROR_TEXT.search(stderr), f"{name}: code cell {k} shows an error:\n{stderr[:2000]}"
+
+
 @pytest.mark.parametrize("name", IDS)
 def test_notebook_runs_in_the_browser(runs, name, record_property):
     result = runs(name)
@@ -263,13 +277,7 @@ def test_notebook_runs_in_the_browser(runs, name, record_property):
     cells = result["cells"]
     stored = stored_code_cells(name)
     assert len(cells) == len(stored) + 1, f"{name}: the page has {len(cells)} code cells"
-    for k, cell in enumerate(cells):
-        ran = re.search(r"\[\d+\]", cell["prompt"])
-        assert ran, f"{name}: code cell {k} did not run: {cell['source'][:80]}"
-        errors = [o for o in cell["outputs"] if o["output_type"] == "error"]
-        assert not errors, f"{name}: code cell {k} raised {errors[0]['ename']}: {errors[0]['evalue'][:2000]}"
-        stderr = text_of(cell["outputs"], "stderr")
-        assert not ERROR_TEXT.search(stderr), f"{name}: code cell {k} shows an error:\n{stderr[:2000]}"
+    assert_ran_cleanly(name, cells)
     for k, (cell, repo) in enumerate(zip(cells[1:], stored), start=1):
         if CHECK_CALL.search("".join(repo["source"])):
             shown = text_of(cell["outputs"], "stdout")
@@ -293,8 +301,23 @@ def test_every_drawing_is_svg(runs, name):
 
 def test_render_svg_in_the_browser(server, chromium):
     # minigrad.viz.browser in the kernel: the site's first cell loads Graphviz, a second cell draws.
-    result = run_notebook(chromium, server, IDS[0], prepare=(ONLY_DRAW_JS, DRAW_A_GRAPH))
-    first, second = result["cells"]
+    first, second = run_notebook(chromium, server, IDS[0], [DRAW_A_GRAPH])["cells"]
     assert not [o for o in first["outputs"] if o["output_type"] == "error"]
     assert second["source"] == DRAW_A_GRAPH
     assert text_of(second["outputs"], "stdout") == "1 True\n"
+
+
+def test_an_error_fails_naming_the_notebook_and_cell(server, chromium):
+    cells = run_notebook(chromium, server, IDS[0], ["x = 1", "1 / 0"])["cells"]
+    with pytest.raises(AssertionError) as info:
+        assert_ran_cleanly(IDS[0], cells)
+    # the Pyodide kernel names the class by its repr: <class 'ZeroDivisionError'>
+    expected = f"{IDS[0]}: code cell 2 raised <class 'ZeroDivisionError'>: division by zero"
+    assert str(info.value).startswith(expected)
+
+
+def test_a_cell_that_never_ends_fails_naming_it(server, chromium, monkeypatch):
+    monkeypatch.setattr(sys.modules[__name__], "CELL_S", 45)
+    with pytest.raises(pytest.fail.Exception) as info:
+        run_notebook(chromium, server, IDS[0], ["x = 1", "while True:\n    pass"])
+    assert str(info.value) == f"{IDS[0]}: code cell 2:\nwhile True:\n    pass\ndid not finish within 45 s"
