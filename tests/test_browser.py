@@ -37,7 +37,7 @@ CHROMIUM = "chromium-headless-shell"
 # Bounds, in seconds, on a machine where other processes share the two cores.
 PAGE_S = 120  # the page loaded and the notebook shown
 KERNEL_S = 240  # Pyodide started and the kernel idle
-CELL_S = 300  # one cell (the longest, training in notebook 04, takes about a minute)
+CELL_S = 300  # one cell (the longest, training in notebook 04, took up to about 2 minutes here)
 NOTEBOOK_S = 900  # all cells of one notebook
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.xdist_group("browser")]
