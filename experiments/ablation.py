@@ -24,11 +24,12 @@ from threadpoolctl import threadpool_limits
 
 import minigrad as mg
 from lstm.models import SequenceModel
+from lstm.paper1997 import RUNS_DIR
 from lstm.tasks.reber import EmbeddedReber
 from lstm.train import predictor, train_step
 
 HERE = Path(__file__).resolve().parent
-RESULTS = HERE / "runs1997" / "ablation.json"
+RESULTS = RUNS_DIR / "ablation.json"
 CELLS = ("standard", "no_input_gate", "no_forget_gate", "no_output_gate", "no_input_activation",
          "no_output_activation", "peephole", "coupled")
 LABELS = {"standard": "standard", "no_input_gate": "NIG", "no_forget_gate": "NFG", "no_output_gate": "NOG",
@@ -115,7 +116,7 @@ def main(argv=None) -> int:
                 "load_average": [round(load, 2), round(os.getloadavg()[0], 2)],
                 "wall_seconds": round(time.perf_counter() - start, 1)}
         _save(RESULTS, data)
-    plot(data["trials"], HERE / "figures" / "ablation.png")
+    plot(data["trials"], RUNS_DIR / "ablation.png")
     print(table(data))
     return 0
 

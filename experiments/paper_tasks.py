@@ -449,7 +449,7 @@ def tables_1997(runs: Path) -> str:
     parts = [
         "## The 1997 protocol",
         "",
-        "Written by `experiments/paper_tasks.py --protocol 1997` from `experiments/runs1997/*.json`. "
+        "Written by `experiments/paper_tasks.py --protocol 1997` from `lstm/runs1997/*.json`. "
         "The 1997 networks (`lstm.online`: memory blocks sharing gates, the 1997 truncated gradient, "
         "plain SGD, one sequence at a time with the activations reset at its start), initialised and "
         "trained as the paper says; a trial stops at the paper's rule or at our limit of training "
@@ -523,7 +523,7 @@ def tables_1997(runs: Path) -> str:
             "## Gate by gate (in the spirit of Greff et al. 2017), embedded Reber",
             "",
             f"Same budget for every cell ({budget}; Adam), test set of 256 strings. Plot: "
-            "`experiments/figures/ablation.png` (`python experiments/ablation.py --from-runs`).",
+            "`lstm/runs1997/ablation.png` (`python experiments/ablation.py --from-runs`).",
             "",
             ablation.table(data),
             "",

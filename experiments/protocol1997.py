@@ -20,11 +20,11 @@ from pathlib import Path
 
 import numpy as np
 
-from lstm.paper1997 import SETUPS, continual_trial, last_step_trial, plot_cell_states, reber_trial
+from lstm.paper1997 import RUNS_DIR, SETUPS, continual_trial, last_step_trial, plot_cell_states, reber_trial
 from lstm.tasks.reber import SYMBOLS, continual_stream
 
 HERE = Path(__file__).resolve().parent
-RUNS = HERE / "runs1997"  # committed: the figures of results.md are rebuilt from these files
+RUNS = RUNS_DIR  # committed, shipped with lstm: the figures of results.md are rebuilt from these files
 
 
 def _revision() -> str:

@@ -9,7 +9,11 @@ runs one.
 
 from __future__ import annotations
 
+import difflib
+import json
+import zipfile
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -17,6 +21,53 @@ from lstm.online import Network, OnlineTrainer, Shape, init_weights
 from lstm.tasks.adding import AddingProblem
 from lstm.tasks.reber import SYMBOLS, EmbeddedReber, continual_stream
 from lstm.tasks.temporal_order import TemporalOrder
+from minigrad.errors import MinigradError
+
+# The stored runs of experiments/protocol1997.py and ablation.py, shipped with the package: notebook 06
+# reads them, in a checkout, an installed package or the browser alike.
+RUNS_DIR = Path(__file__).resolve().parent / "runs1997"
+
+
+class StoredRunError(MinigradError, OSError):
+    """A stored run that is missing or cannot be read."""
+
+
+def _read_npz(path: Path) -> dict:
+    with np.load(path) as arrays:
+        return {name: arrays[name] for name in arrays.files}
+
+
+_READERS = {
+    ".json": lambda path: json.loads(path.read_text(encoding="utf-8")),
+    ".npz": _read_npz,
+    ".png": Path.read_bytes,
+}
+
+
+def stored_runs() -> list[str]:
+    """The file names of the stored runs (in `RUNS_DIR`), sorted."""
+    if not RUNS_DIR.is_dir():
+        return []
+    return sorted(p.name for p in RUNS_DIR.iterdir() if p.suffix in _READERS)
+
+
+def load_run(name: str):
+    """The stored run ``name`` (a name of `stored_runs()`): a ``.json`` file as the object it holds, an
+    ``.npz`` file as a dict of arrays, a ``.png`` figure as its bytes. Raises `StoredRunError` naming the
+    file when it is not there or cannot be read."""
+    shown = f"lstm/runs1997/{name}"
+    names = stored_runs()
+    if name not in names:  # also refuses any path: only the files of RUNS_DIR are stored runs
+        close = difflib.get_close_matches(name, names, n=1)
+        guess = f" (did you mean {close[0]}?)" if close else ""
+        raise StoredRunError(f"load_run: no stored run {shown}{guess}; stored_runs() lists them")
+    path = RUNS_DIR / name
+    try:
+        return _READERS[path.suffix](path)
+    except OSError as e:
+        raise StoredRunError(f"load_run: {shown} cannot be read ({e.strerror or e})") from None
+    except (ValueError, zipfile.BadZipFile) as e:
+        raise StoredRunError(f"load_run: {shown} cannot be read ({e})") from None
 
 
 @dataclass

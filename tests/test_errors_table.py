@@ -428,6 +428,9 @@ SITUATIONS |= {
     "E52": lambda: mg.scope("a").__exit__(None, None, None),
 }
 
+# Row E63: the stored runs that notebook 06 reads.
+SITUATIONS["E63"] = lambda: lstm.paper1997.load_run("reber1997.json")
+
 
 
 def table_rows() -> dict:

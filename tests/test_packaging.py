@@ -1,4 +1,5 @@
-"""The wheel holds every module of both packages, every file of the LSTM's data, and nothing else.
+"""The wheel holds every module of both packages, every file of the LSTM's data and stored runs, and
+nothing else.
 
 A module that package discovery misses, or a data file that `package-data` in pyproject.toml does
 not match, works from the checkout but is missing once installed; these tests catch both.
@@ -19,7 +20,8 @@ PACKAGES = ("minigrad", "lstm")
 def expected_files() -> set[str]:
     """Paths, relative to the checkout, of every file the wheel must carry."""
     files = [p for package in PACKAGES for p in (ROOT / package).rglob("*.py")]
-    files += [p for p in (ROOT / "lstm" / "data").rglob("*") if p.is_file()]
+    for folder in ("data", "runs1997"):
+        files += [p for p in (ROOT / "lstm" / folder).rglob("*") if p.is_file()]
     found = {p.relative_to(ROOT).as_posix() for p in files if "__pycache__" not in p.parts}
     return found | {f"{package}/__init__.py" for package in PACKAGES}
 
