@@ -19,6 +19,9 @@ the cells' previous outputs, with ``gate_recurrence`` the gates' previous activa
     y_c = o (2 sigmoid(s) - 1)                (B, H)         cell output, in (-1, 1)
     y = sigmoid([y_c, x (with shortcut), 1] @ W_y.T)   (B, n_out)
 
+``cell_bias=False`` and ``output_bias=False`` hold the bias column of W_g or W_y at zero (the 1997
+Reber network biases only its gates; see `lstm.paper1997`).
+
 The loss is E = 1/2 sum (y - target)^2 over the steps that have a target. Gradients:
 
 - ``backward(..., truncated=False)``: backpropagation through time, the exact gradient of E;
@@ -55,6 +58,7 @@ class Shape:
     gate_recurrence: bool = True
     shortcut: bool = False
     cell_bias: bool = True
+    output_bias: bool = True
 
     @property
     def H(self) -> int:
@@ -77,17 +81,22 @@ class Shape:
         shapes = {f"W_{k}": (self.n_blocks, self.Z) for k in self.gates}
         return shapes | {"W_g": (self.H, self.Z), "W_y": (self.n_out, self.Zy)}
 
+    def absent_biases(self) -> list[str]:
+        """The matrices whose last column (the bias) is held at zero: not weights of the network."""
+        return [k for k, kept in (("W_g", self.cell_bias), ("W_y", self.output_bias)) if not kept]
+
     def n_weights(self) -> int:
         """The number of trainable weights (the papers' count)."""
-        return sum(a * b for a, b in self.weight_shapes().values()) - (0 if self.cell_bias else self.H)
+        shapes = self.weight_shapes()
+        return sum(a * b for a, b in shapes.values()) - sum(shapes[k][0] for k in self.absent_biases())
 
 
 def init_weights(shape: Shape, rng: np.random.Generator, scale: float, gate_bias: dict | None = None) -> dict:
     """Weights uniform in [-scale, scale]; ``gate_bias`` maps a gate ("i", "f", "o") to one bias per
     block (the papers' blockwise initialisation), which replaces the random one."""
     weights = {name: rng.uniform(-scale, scale, size) for name, size in shape.weight_shapes().items()}
-    if not shape.cell_bias:
-        weights["W_g"][:, -1] = 0.0
+    for name in shape.absent_biases():
+        weights[name][:, -1] = 0.0
     for gate, biases in (gate_bias or {}).items():
         weights[f"W_{gate}"][:, -1] = biases
     return weights
@@ -200,8 +209,8 @@ class Network:
                     grads[f"W_{k}"] += d.T @ step["z"]
                 ds_next = ds * cells(step["f"]) if sh.forget else ds
                 dz = np.concatenate([da[k] for k in sh.gates] + [da["g"]], axis=1) @ W_z
-        if not sh.cell_bias:
-            grads["W_g"][..., -1] = 0.0
+        for name in sh.absent_biases():
+            grads[name][:, -1] = 0.0
         return grads
 
     def _net_input_errors(self, act: dict, dy_c, ds, block_sum, cells) -> dict:
@@ -290,8 +299,8 @@ class OnlineTrainer:
         grads = {"W_y": np.outer(dy, zy), "W_o": np.outer(do, z), "W_g": per_cell[:H], "W_i": blockwise[:nb]}
         if sh.forget:
             grads["W_f"] = blockwise[nb:]
-        if not sh.cell_bias:
-            grads["W_g"][:, -1] = 0.0
+        for name in sh.absent_biases():
+            grads[name][:, -1] = 0.0
         if self.lr:
             for name, grad in grads.items():
                 w[name] -= self.lr * grad

@@ -3,12 +3,21 @@
 import numpy as np
 
 from lstm.cli import main
-from lstm.paper1997 import SETUPS, continual_shape, continual_test, continual_trial, last_step_trial
+from lstm.paper1997 import (
+    SETUPS,
+    continual_shape,
+    continual_test,
+    continual_trial,
+    last_step_trial,
+    reber_shape,
+)
 
 
 def test_the_setups_have_the_papers_weight_counts_and_biases():
     assert SETUPS["adding"].shape.n_weights() == 93
     assert SETUPS["temporal_order"].shape.n_weights() == 156
+    assert SETUPS["reber"].shape.n_weights() == 276 and reber_shape(4, 1).n_weights() == 264
+    assert SETUPS["reber"].gate_bias == {"o": [-1.0, -2.0, -3.0]} and SETUPS["reber"].scale == 0.2
     assert SETUPS["adding"].gate_bias == {"i": [-3.0, -6.0]}
     assert continual_shape(forget=True).n_weights() == 424
 
