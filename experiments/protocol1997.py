@@ -65,9 +65,11 @@ def run_1997(tasks: list[str], trials: int, out: Path = RUNS, log=print, limit: 
             r["wall_seconds"] = round(time.perf_counter() - t0, 1)
             log(f"  {name} seed {seed}: {r}")
             results.append(r)
-        _save(out / f"{name}.json", {"task": name, "trials": results, "revision": revision,
-                                     "load_average": [load, _load()], "limit": limit or SETUPS[name].limit,
-                                     "wall_seconds": round(time.perf_counter() - start, 1)})
+            # written after every trial, so an interrupted run keeps the trials it finished
+            _save(out / f"{name}.json", {"task": name, "trials": results, "revision": revision,
+                                         "load_average": [load, _load()],
+                                         "limit": limit or SETUPS[name].limit,
+                                         "wall_seconds": round(time.perf_counter() - start, 1)})
 
 
 def run_forget(networks: int, train_symbols: int, test_cap: int, out: Path = RUNS, log=print) -> None:
