@@ -22,6 +22,7 @@ import numpy as np
 
 from lstm.paper1997 import SETUPS, continual_trial, last_step_trial, plot_cell_states, reber_trial
 from lstm.tasks.reber import SYMBOLS, continual_stream
+from minigrad.files import atomic_write
 
 HERE = Path(__file__).resolve().parent
 RUNS = HERE / "runs1997"  # committed: the figures of results.md are rebuilt from these files
@@ -45,11 +46,7 @@ def _load() -> float:
     return round(os.getloadavg()[0], 2)
 
 
-
 def _save(path: Path, data: dict) -> None:
-    from minigrad.files import atomic_write
-
-    path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(path, json.dumps(data, indent=1) + "\n")
 
 
@@ -72,7 +69,8 @@ def run_1997(tasks: list[str], trials: int, out: Path = RUNS, log=print, limit: 
                                          "wall_seconds": round(time.perf_counter() - start, 1)})
 
 
-def run_forget(networks: int, train_symbols: int, test_cap: int, out: Path = RUNS, log=print) -> None:
+def run_forget(networks: int, train_symbols: int, test_cap: int, stream_limit: int | None = None,
+               out: Path = RUNS, log=print) -> None:
     """The continual embedded Reber experiment for both cells; also stores the first networks' weights and
     their cell states over a test stream (for the plot and notebook 06)."""
     start, load, revision = time.perf_counter(), _load(), _revision()
@@ -80,7 +78,7 @@ def run_forget(networks: int, train_symbols: int, test_cap: int, out: Path = RUN
     for forget in (False, True):
         for seed in range(networks):
             t0 = time.perf_counter()
-            r, net = continual_trial(forget, seed, train_symbols, test_cap)
+            r, net = continual_trial(forget, seed, train_symbols, test_cap, stream_limit)
             r["wall_seconds"] = round(time.perf_counter() - t0, 1)
             log(f"  continual reber, forget={forget}, seed {seed}: {r}")
             results.append(r)
@@ -91,10 +89,10 @@ def run_forget(networks: int, train_symbols: int, test_cap: int, out: Path = RUN
                 traces[f"{key}_s"] = net.forward(np.eye(len(SYMBOLS))[ids][None])["s"][0]
                 traces[f"{key}_seed"] = seed
                 traces["ids"] = ids
-    out.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(out / "continual_cell_states.npz", **traces)
+    atomic_write(out / "continual_cell_states.npz", lambda f: np.savez_compressed(f, **traces))
     _save(out / "continual_reber.json", {"networks": networks, "train_symbols": train_symbols,
-                                         "test_cap": test_cap, "trials": results, "revision": revision,
+                                         "test_cap": test_cap, "stream_limit": stream_limit,
+                                         "trials": results, "revision": revision,
                                          "load_average": [load, _load()],
                                          "wall_seconds": round(time.perf_counter() - start, 1)})
 
@@ -110,6 +108,8 @@ def main(argv=None) -> int:
     f.add_argument("--networks", type=int, default=3)
     f.add_argument("--train-symbols", type=int, default=400_000)
     f.add_argument("--test-cap", type=int, default=100_000)
+    f.add_argument("--stream-limit", type=int, help="a training stream also ends after this many right "
+                   "predictions (at the end of the string); default: only at an error")
     sub.add_parser("plot", help="draw figures/continual_cell_states.png from the stored cell states")
     args = p.parse_args(argv)
     if args.what == "plot":
@@ -119,7 +119,8 @@ def main(argv=None) -> int:
     if args.what == "tasks":
         run_1997(args.tasks, args.trials, limit=args.limit, log=lambda s: print(s, flush=True))
     else:
-        run_forget(args.networks, args.train_symbols, args.test_cap, log=lambda s: print(s, flush=True))
+        run_forget(args.networks, args.train_symbols, args.test_cap, args.stream_limit,
+                   log=lambda s: print(s, flush=True))
     return 0
 
 

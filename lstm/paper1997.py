@@ -184,9 +184,11 @@ def continual_test(net: Network, seed: int, cap: int, chunk: int = 2000) -> int:
     return min(run, cap)
 
 
-def continual_trial(forget: bool, seed: int, train_symbols: int, test_cap: int) -> tuple[dict, Network]:
+def continual_trial(forget: bool, seed: int, train_symbols: int, test_cap: int,
+                    stream_limit: int | None = None) -> tuple[dict, Network]:
     """Train on streams of concatenated strings, never reset inside a stream; a stream ends at the first
-    wrong prediction and the next one starts from a reset network. Then test on a fresh stream."""
+    wrong prediction, or with ``stream_limit`` at the first string's end after that many right ones, and
+    the next one starts from a reset network. Then test on a fresh stream."""
     rng = np.random.default_rng(seed)
     shape = continual_shape(forget)
     bias = {k: v for k, v in CONTINUAL_BIAS.items() if k in shape.gates}
@@ -198,7 +200,7 @@ def continual_trial(forget: bool, seed: int, train_symbols: int, test_cap: int) 
         trainer.reset()
         streams += 1
         run, going = 0, True
-        while going and seen < train_symbols:
+        while going and seen < train_symbols and run < (stream_limit or np.inf):
             ids, legal = _chunk(rng, 1)
             for t in range(ids.size):
                 y, _ = trainer.step(eye[ids[t]], eye[ids[t + 1] if t + 1 < ids.size else B])

@@ -67,3 +67,15 @@ def test_the_cell_state_plot_marks_every_new_string(tmp_path):
     assert (tmp_path / "states.png").stat().st_size > 0
     # two panels; each has a grey line at the B of strings 2 and 3, and the 8 states
     assert [len(ax.lines) for ax in fig.axes] == [2 + 8, 2 + 8]
+
+
+def test_a_training_stream_ends_at_the_stream_limit(monkeypatch):
+    import lstm.paper1997
+
+    # every prediction right: only the limit ends a stream
+    monkeypatch.setattr(lstm.paper1997, "right", lambda y, legal: np.ones(np.shape(legal)[:-1], dtype=bool))
+    endless, _ = continual_trial(forget=True, seed=0, train_symbols=300, test_cap=5)
+    limited, _ = continual_trial(forget=True, seed=0, train_symbols=300, test_cap=5, stream_limit=50)
+    assert endless["streams"] == 1 and endless["longest_training_run"] >= 300
+    # each stream runs to the end of the string in which its 50th right prediction falls
+    assert 2 <= limited["streams"] <= 6 and 50 <= limited["longest_training_run"] < 100
