@@ -494,12 +494,14 @@ def tables_1997(runs: Path) -> str:
     path = runs / "continual_reber.json"
     if path.exists():
         data = json.loads(path.read_text())
+        limit = data.get("stream_limit")
+        limit = f", or at the end of the string after {limit:,} right predictions" if limit else ""
         parts += [
             "## The forget gate: continual embedded Reber (Gers, Schmidhuber & Cummins 2000, Exp. 1)",
             "",
             f"{data['networks']} networks per cell, each trained online on {data['train_symbols']:,} symbols "
-            "of concatenated strings (a stream ends at the first wrong prediction; the next starts from a "
-            f"reset network), then tested on a fresh stream: the successive right predictions, up to "
+            f"of concatenated strings (a stream ends at the first wrong prediction{limit}; the next starts "
+            f"from a reset network), then tested on a fresh stream: the successive right predictions, up to "
             f"{data['test_cap']:,} (the paper's \"perfect\" is 10^6).",
             "",
             "| cell | networks | reached the cap | test run: median (range) | longest training run: median |",
