@@ -461,21 +461,33 @@ def tables_1997(runs: Path) -> str:
         path = runs / f"{name}.json"
         if not path.exists():
             continue
-        data = json.loads(path.read_text())
-        trials = data["trials"]
-        ok = [t for t in trials if t["stopped"]]
         paper = setup.paper
+        files = [(path, "ours, 1997 protocol")]
         if name == "reber":
-            result = "; ".join(f"seed {t['seed']}: {t['train_right']:.0%} train, {t['test_right']:.0%} test"
-                               for t in trials)
             head = "| | trials | successful | sequences to success: median (range) | strings right |"
             paper_row = (f"| paper, Table 1 | {paper['trials']} | {paper['success']} | {paper['sequences']} "
                          "| all |")
+            files.append((runs / "reber_legal_targets.json", "ours, 1997 protocol, every legal next symbol "
+                                                             "as the target"))
         else:
-            result = "; ".join(f"seed {t['seed']}: {t['wrong']:,}" for t in trials)
             head = "| | trials | successful | sequences to success: median (range) | wrong of 2560 |"
             paper_row = (f"| paper, Table {7 if name == 'adding' else 9} | {paper['trials']} | - | "
                          f"{paper['sequences']} | {paper['wrong']} |")
+        rows, machines = [], []
+        for run_path, label in files:
+            if not run_path.exists():
+                continue
+            data = json.loads(run_path.read_text())
+            trials = data["trials"]
+            ok = [t for t in trials if t["stopped"]]
+            if name == "reber":
+                result = "; ".join(f"seed {t['seed']}: {t['train_right']:.0%} train, "
+                                   f"{t['test_right']:.0%} test" for t in trials)
+            else:
+                result = "; ".join(f"seed {t['seed']}: {t['wrong']:,}" for t in trials)
+            rows.append(f"| {label} (at most {data['limit']:,} sequences) | {len(trials)} | {len(ok)} of "
+                        f"{len(trials)} | {_spread([t['sequences'] for t in ok])} | {result} |")
+            machines.append(f"Run ({label}): {_machine(data)}.")
         shape = setup.shape
         parts += [
             f"### {name} ({shape.n_blocks} blocks of {shape.cells} cells, {shape.n_weights()} weights, "
@@ -484,11 +496,10 @@ def tables_1997(runs: Path) -> str:
             head,
             "|---|---|---|---|---|",
             paper_row,
-            f"| ours, 1997 protocol (at most {data['limit']:,} sequences) | {len(trials)} | {len(ok)} of "
-            f"{len(trials)} | {_spread([t['sequences'] for t in ok])} | {result} |",
+            *rows,
             "| ours, modern | see the table above | | | |",
             "",
-            f"Run: {_machine(data)}.",
+            "\n\n".join(machines),
             "",
         ]
     path = runs / "continual_reber.json"

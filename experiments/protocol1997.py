@@ -50,23 +50,29 @@ def _save(path: Path, data: dict) -> None:
     atomic_write(path, json.dumps(data, indent=1) + "\n")
 
 
-def run_1997(tasks: list[str], trials: int, out: Path = RUNS, log=print, limit: int | None = None) -> None:
-    """Run ``trials`` seeds (0, 1, ...) of each task and write out/<task>.json."""
+def run_1997(tasks: list[str], trials: int, out: Path = RUNS, log=print, limit: int | None = None,
+             legal_targets: bool = False) -> None:
+    """Run ``trials`` seeds (0, 1, ...) of each task and write out/<task>.json; with ``legal_targets``
+    Reber learns every legal next symbol as its target and writes out/reber_legal_targets.json."""
     revision = _revision()  # the code this process loaded, before anything can change it
     for name in tasks:
         start, load = time.perf_counter(), _load()
         results = []
+        legal = legal_targets and name == "reber"
         for seed in range(trials):
             t0 = time.perf_counter()
-            r = reber_trial(seed, limit) if name == "reber" else last_step_trial(name, seed, limit)
+            if name == "reber":
+                r = reber_trial(seed, limit, legal_targets=legal)
+            else:
+                r = last_step_trial(name, seed, limit)
             r["wall_seconds"] = round(time.perf_counter() - t0, 1)
             log(f"  {name} seed {seed}: {r}")
             results.append(r)
             # written after every trial, so an interrupted run keeps the trials it finished
-            _save(out / f"{name}.json", {"task": name, "trials": results, "revision": revision,
-                                         "load_average": [load, _load()],
-                                         "limit": limit or SETUPS[name].limit,
-                                         "wall_seconds": round(time.perf_counter() - start, 1)})
+            _save(out / f"{name}{'_legal_targets' if legal else ''}.json", {
+                "task": name, "trials": results, "revision": revision, "load_average": [load, _load()],
+                "limit": limit or SETUPS[name].limit, "legal_targets": legal,
+                "wall_seconds": round(time.perf_counter() - start, 1)})
 
 
 def run_forget(networks: int, train_symbols: int, test_cap: int, stream_limit: int | None = None,
@@ -104,6 +110,8 @@ def main(argv=None) -> int:
     t.add_argument("--tasks", nargs="+", choices=list(SETUPS), default=list(SETUPS))
     t.add_argument("--trials", type=int, default=2)
     t.add_argument("--limit", type=int, help="training sequences at most (default: each task's own)")
+    t.add_argument("--legal-targets", action="store_true",
+                   help="Reber's target at each step: every legal next symbol, not the next one")
     f = sub.add_parser("forget", help="continual embedded Reber, the 1997 cell against the forget-gate cell")
     f.add_argument("--networks", type=int, default=3)
     f.add_argument("--train-symbols", type=int, default=400_000)
@@ -117,7 +125,8 @@ def main(argv=None) -> int:
         plot_cell_states(np.load(RUNS / "continual_cell_states.npz"), figure)
         return 0
     if args.what == "tasks":
-        run_1997(args.tasks, args.trials, limit=args.limit, log=lambda s: print(s, flush=True))
+        run_1997(args.tasks, args.trials, limit=args.limit, log=lambda s: print(s, flush=True),
+                 legal_targets=args.legal_targets)
     else:
         run_forget(args.networks, args.train_symbols, args.test_cap, args.stream_limit,
                    log=lambda s: print(s, flush=True))

@@ -15,7 +15,7 @@ import numpy as np
 
 from lstm.online import Network, OnlineTrainer, Shape, init_weights
 from lstm.tasks.adding import AddingProblem
-from lstm.tasks.reber import SYMBOLS, EmbeddedReber, continual_stream
+from lstm.tasks.reber import SYMBOLS, EmbeddedReber, continual_stream, legal_next
 from lstm.tasks.temporal_order import TemporalOrder
 
 
@@ -107,17 +107,20 @@ def last_step_trial(name: str, seed: int, limit: int | None = None) -> dict:
     return {"seed": seed, "sequences": n, "stopped": stopped, "wrong": wrong, "n_test": task.n_test}
 
 
-def reber_trial(seed: int, limit: int | None = None, eval_every: int = 250) -> dict:
+def reber_trial(seed: int, limit: int | None = None, eval_every: int = 250,
+                legal_targets: bool = False) -> dict:
     """One trial of embedded Reber: online SGD on the 256 training strings (the weights change at every
     step, activations reset at each string), until every symbol of every training and test string is
-    predicted (the legal next symbols' outputs the most active)."""
+    predicted (the legal next symbols' outputs the most active).
+
+    Each step's target is the next symbol, one-hot; with ``legal_targets`` every symbol that may follow
+    is 1 (the other reading of the paper's local output coding)."""
     setup = SETUPS["reber"]
     task = EmbeddedReber()
     rng = np.random.default_rng(seed)
     net = _network(setup, rng)
     trainer = OnlineTrainer(net, setup.lr)
-    eye = np.eye(len(SYMBOLS))
-    ids = [[SYMBOLS.index(s) for s in string] for string in task.train_strings]
+    strings = [reber_example(string, legal_targets) for string in task.train_strings]
 
     def predict(x):
         return net.forward(x)["y"]
@@ -125,9 +128,9 @@ def reber_trial(seed: int, limit: int | None = None, eval_every: int = 250) -> d
     n, success = 0, False
     for n in range(1, (limit or setup.limit) + 1):
         trainer.reset()
-        string = ids[rng.integers(len(ids))]
-        for a, b in zip(string[:-1], string[1:]):
-            trainer.step(eye[a], eye[b])
+        x, target = strings[rng.integers(len(strings))]
+        for t in range(len(x)):
+            trainer.step(x[t], target[t])
         if not _finite(net):
             break
         if n % eval_every == 0:
@@ -139,6 +142,15 @@ def reber_trial(seed: int, limit: int | None = None, eval_every: int = 250) -> d
         scores = _reber_scores(task, predict)
     return {"seed": seed, "sequences": n, "stopped": success, "train_right": scores["train"],
             "test_right": scores["test"]}
+
+
+def reber_example(string: str, legal_targets: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """A string's inputs (L - 1, 7), its symbols but the last one-hot, and targets (L - 1, 7): the next
+    symbol one-hot, or with ``legal_targets`` a 1 for every symbol that may follow."""
+    x = np.eye(len(SYMBOLS))[[SYMBOLS.index(s) for s in string]]
+    if not legal_targets:
+        return x[:-1], x[1:]
+    return x[:-1], np.array([[s in after for s in SYMBOLS] for after in legal_next(string)], dtype=float)
 
 
 def _reber_scores(task: EmbeddedReber, predict) -> dict:

@@ -79,3 +79,15 @@ def test_a_training_stream_ends_at_the_stream_limit(monkeypatch):
     assert endless["streams"] == 1 and endless["longest_training_run"] >= 300
     # each stream runs to the end of the string in which its 50th right prediction falls
     assert 2 <= limited["streams"] <= 6 and 50 <= limited["longest_training_run"] < 100
+
+
+def test_reber_targets_are_the_next_symbol_or_every_legal_one():
+    from lstm.paper1997 import reber_example
+
+    # B T B T X S E T E: after the first B either T or P; after the inner E only the T of the second symbol
+    x, next_symbol = reber_example("BTBTXSETE")
+    _, legal = reber_example("BTBTXSETE", legal_targets=True)
+    assert ["".join("BTPSXVE"[k] for k in np.flatnonzero(row)) for row in x] == list("BTBTXSET")
+    assert ["".join("BTPSXVE"[k] for k in np.flatnonzero(row)) for row in next_symbol] == list("TBTXSETE")
+    assert ["".join("BTPSXVE"[k] for k in np.flatnonzero(row)) for row in legal] == [
+        "TP", "B", "TP", "SX", "SX", "E", "T", "E"]
