@@ -122,10 +122,15 @@ def test_forward_traces_give_the_truncated_gradient(name):
 
 
 def test_weight_counts_are_the_papers():
-    # Hochreiter & Schmidhuber 1997: adding (2 blocks of 2, 93 weights), temporal order 6a (156)
+    # Hochreiter & Schmidhuber 1997: adding (2 blocks of 2, 93 weights), temporal order 6a (156). By hand:
+    # 8 hidden units (4 cells, 2 input and 2 output gates) each read the inputs, the 8 hidden units and a
+    # bias; the outputs read the 4 cells and a bias: 8 x (2 + 8 + 1) + 1 x 5 = 93 and
+    # 8 x (8 + 8 + 1) + 4 x 5 = 156.
     assert Shape(n_in=2, n_blocks=2, cells=2, n_out=1).n_weights() == 93
     assert Shape(n_in=8, n_blocks=2, cells=2, n_out=4).n_weights() == 156
-    # Gers et al. 2000, continual Reber: 4 blocks of 2 with forget gates and shortcuts (424)
+    # Gers et al. 2000, continual Reber: 4 blocks of 2 with forget gates and shortcuts (424). By hand: 12
+    # gates read 7 inputs, 8 cell outputs and a bias, the 8 cells the same without the bias, the 7 outputs
+    # the cells, the inputs and a bias: 12 x 16 + 8 x 15 + 7 x 16 = 424.
     assert Shape(n_in=7, n_blocks=4, cells=2, n_out=7, forget=True, gate_recurrence=False, shortcut=True,
                  cell_bias=False).n_weights() == 424
 
