@@ -461,21 +461,33 @@ def tables_1997(runs: Path) -> str:
         path = runs / f"{name}.json"
         if not path.exists():
             continue
-        data = json.loads(path.read_text())
-        trials = data["trials"]
-        ok = [t for t in trials if t["stopped"]]
         paper = setup.paper
+        files = [(path, "ours, 1997 protocol")]
         if name == "reber":
-            result = "; ".join(f"seed {t['seed']}: {t['train_right']:.0%} train, {t['test_right']:.0%} test"
-                               for t in trials)
             head = "| | trials | successful | sequences to success: median (range) | strings right |"
             paper_row = (f"| paper, Table 1 | {paper['trials']} | {paper['success']} | {paper['sequences']} "
                          "| all |")
+            files.append((runs / "reber_legal_targets.json", "ours, 1997 protocol, every legal next symbol "
+                                                             "as the target"))
         else:
-            result = "; ".join(f"seed {t['seed']}: {t['wrong']:,}" for t in trials)
             head = "| | trials | successful | sequences to success: median (range) | wrong of 2560 |"
             paper_row = (f"| paper, Table {7 if name == 'adding' else 9} | {paper['trials']} | - | "
                          f"{paper['sequences']} | {paper['wrong']} |")
+        rows, machines = [], []
+        for run_path, label in files:
+            if not run_path.exists():
+                continue
+            data = json.loads(run_path.read_text())
+            trials = data["trials"]
+            ok = [t for t in trials if t["stopped"]]
+            if name == "reber":
+                result = "; ".join(f"seed {t['seed']}: {t['train_right']:.0%} train, "
+                                   f"{t['test_right']:.0%} test" for t in trials)
+            else:
+                result = "; ".join(f"seed {t['seed']}: {t['wrong']:,}" for t in trials)
+            rows.append(f"| {label} (at most {data['limit']:,} sequences) | {len(trials)} | {len(ok)} of "
+                        f"{len(trials)} | {_spread([t['sequences'] for t in ok])} | {result} |")
+            machines.append(f"Run ({label}): {_machine(data)}.")
         shape = setup.shape
         parts += [
             f"### {name} ({shape.n_blocks} blocks of {shape.cells} cells, {shape.n_weights()} weights, "
@@ -484,22 +496,23 @@ def tables_1997(runs: Path) -> str:
             head,
             "|---|---|---|---|---|",
             paper_row,
-            f"| ours, 1997 protocol (at most {data['limit']:,} sequences) | {len(trials)} | {len(ok)} of "
-            f"{len(trials)} | {_spread([t['sequences'] for t in ok])} | {result} |",
+            *rows,
             "| ours, modern | see the table above | | | |",
             "",
-            f"Run: {_machine(data)}.",
+            "\n\n".join(machines),
             "",
         ]
     path = runs / "continual_reber.json"
     if path.exists():
         data = json.loads(path.read_text())
+        limit = data.get("stream_limit")
+        limit = f", or at the end of the string after {limit:,} right predictions" if limit else ""
         parts += [
             "## The forget gate: continual embedded Reber (Gers, Schmidhuber & Cummins 2000, Exp. 1)",
             "",
             f"{data['networks']} networks per cell, each trained online on {data['train_symbols']:,} symbols "
-            "of concatenated strings (a stream ends at the first wrong prediction; the next starts from a "
-            f"reset network), then tested on a fresh stream: the successive right predictions, up to "
+            f"of concatenated strings (a stream ends at the first wrong prediction{limit}; the next starts "
+            f"from a reset network), then tested on a fresh stream: the successive right predictions, up to "
             f"{data['test_cap']:,} (the paper's \"perfect\" is 10^6).",
             "",
             "| cell | networks | reached the cap | test run: median (range) | longest training run: median |",

@@ -22,6 +22,7 @@ import numpy as np
 
 from lstm.paper1997 import RUNS_DIR, SETUPS, continual_trial, last_step_trial, plot_cell_states, reber_trial
 from lstm.tasks.reber import SYMBOLS, continual_stream
+from minigrad.files import atomic_write
 
 HERE = Path(__file__).resolve().parent
 RUNS = RUNS_DIR  # committed, shipped with lstm: the figures of results.md are rebuilt from these files
@@ -45,32 +46,37 @@ def _load() -> float:
     return round(os.getloadavg()[0], 2)
 
 
-
 def _save(path: Path, data: dict) -> None:
-    from minigrad.files import atomic_write
-
-    path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(path, json.dumps(data, indent=1) + "\n")
 
 
-def run_1997(tasks: list[str], trials: int, out: Path = RUNS, log=print, limit: int | None = None) -> None:
-    """Run ``trials`` seeds (0, 1, ...) of each task and write out/<task>.json."""
+def run_1997(tasks: list[str], trials: int, out: Path = RUNS, log=print, limit: int | None = None,
+             legal_targets: bool = False) -> None:
+    """Run ``trials`` seeds (0, 1, ...) of each task and write out/<task>.json; with ``legal_targets``
+    Reber learns every legal next symbol as its target and writes out/reber_legal_targets.json."""
     revision = _revision()  # the code this process loaded, before anything can change it
     for name in tasks:
         start, load = time.perf_counter(), _load()
         results = []
+        legal = legal_targets and name == "reber"
         for seed in range(trials):
             t0 = time.perf_counter()
-            r = reber_trial(seed, limit) if name == "reber" else last_step_trial(name, seed, limit)
+            if name == "reber":
+                r = reber_trial(seed, limit, legal_targets=legal)
+            else:
+                r = last_step_trial(name, seed, limit)
             r["wall_seconds"] = round(time.perf_counter() - t0, 1)
             log(f"  {name} seed {seed}: {r}")
             results.append(r)
-        _save(out / f"{name}.json", {"task": name, "trials": results, "revision": revision,
-                                     "load_average": [load, _load()], "limit": limit or SETUPS[name].limit,
-                                     "wall_seconds": round(time.perf_counter() - start, 1)})
+            # written after every trial, so an interrupted run keeps the trials it finished
+            _save(out / f"{name}{'_legal_targets' if legal else ''}.json", {
+                "task": name, "trials": results, "revision": revision, "load_average": [load, _load()],
+                "limit": limit or SETUPS[name].limit, "legal_targets": legal,
+                "wall_seconds": round(time.perf_counter() - start, 1)})
 
 
-def run_forget(networks: int, train_symbols: int, test_cap: int, out: Path = RUNS, log=print) -> None:
+def run_forget(networks: int, train_symbols: int, test_cap: int, stream_limit: int | None = None,
+               out: Path = RUNS, log=print) -> None:
     """The continual embedded Reber experiment for both cells; also stores the first networks' weights and
     their cell states over a test stream (for the plot and notebook 06)."""
     start, load, revision = time.perf_counter(), _load(), _revision()
@@ -78,7 +84,7 @@ def run_forget(networks: int, train_symbols: int, test_cap: int, out: Path = RUN
     for forget in (False, True):
         for seed in range(networks):
             t0 = time.perf_counter()
-            r, net = continual_trial(forget, seed, train_symbols, test_cap)
+            r, net = continual_trial(forget, seed, train_symbols, test_cap, stream_limit)
             r["wall_seconds"] = round(time.perf_counter() - t0, 1)
             log(f"  continual reber, forget={forget}, seed {seed}: {r}")
             results.append(r)
@@ -89,10 +95,10 @@ def run_forget(networks: int, train_symbols: int, test_cap: int, out: Path = RUN
                 traces[f"{key}_s"] = net.forward(np.eye(len(SYMBOLS))[ids][None])["s"][0]
                 traces[f"{key}_seed"] = seed
                 traces["ids"] = ids
-    out.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(out / "continual_cell_states.npz", **traces)
+    atomic_write(out / "continual_cell_states.npz", lambda f: np.savez_compressed(f, **traces))
     _save(out / "continual_reber.json", {"networks": networks, "train_symbols": train_symbols,
-                                         "test_cap": test_cap, "trials": results, "revision": revision,
+                                         "test_cap": test_cap, "stream_limit": stream_limit,
+                                         "trials": results, "revision": revision,
                                          "load_average": [load, _load()],
                                          "wall_seconds": round(time.perf_counter() - start, 1)})
 
@@ -104,10 +110,14 @@ def main(argv=None) -> int:
     t.add_argument("--tasks", nargs="+", choices=list(SETUPS), default=list(SETUPS))
     t.add_argument("--trials", type=int, default=2)
     t.add_argument("--limit", type=int, help="training sequences at most (default: each task's own)")
+    t.add_argument("--legal-targets", action="store_true",
+                   help="Reber's target at each step: every legal next symbol, not the next one")
     f = sub.add_parser("forget", help="continual embedded Reber, the 1997 cell against the forget-gate cell")
     f.add_argument("--networks", type=int, default=3)
     f.add_argument("--train-symbols", type=int, default=400_000)
     f.add_argument("--test-cap", type=int, default=100_000)
+    f.add_argument("--stream-limit", type=int, help="a training stream also ends after this many right "
+                   "predictions (at the end of the string); default: only at an error")
     sub.add_parser("plot", help="draw figures/continual_cell_states.png from the stored cell states")
     args = p.parse_args(argv)
     if args.what == "plot":
@@ -115,9 +125,11 @@ def main(argv=None) -> int:
         plot_cell_states(np.load(RUNS / "continual_cell_states.npz"), figure)
         return 0
     if args.what == "tasks":
-        run_1997(args.tasks, args.trials, limit=args.limit, log=lambda s: print(s, flush=True))
+        run_1997(args.tasks, args.trials, limit=args.limit, log=lambda s: print(s, flush=True),
+                 legal_targets=args.legal_targets)
     else:
-        run_forget(args.networks, args.train_symbols, args.test_cap, log=lambda s: print(s, flush=True))
+        run_forget(args.networks, args.train_symbols, args.test_cap, args.stream_limit,
+                   log=lambda s: print(s, flush=True))
     return 0
 
 

@@ -19,6 +19,9 @@ the cells' previous outputs, with ``gate_recurrence`` the gates' previous activa
     y_c = o (2 sigmoid(s) - 1)                (B, H)         cell output, in (-1, 1)
     y = sigmoid([y_c, x (with shortcut), 1] @ W_y.T)   (B, n_out)
 
+``cell_bias=False`` and ``output_bias=False`` hold the bias column of W_g or W_y at zero (the 1997
+Reber network biases only its gates; see `lstm.paper1997`).
+
 The loss is E = 1/2 sum (y - target)^2 over the steps that have a target. Gradients:
 
 - ``backward(..., truncated=False)``: backpropagation through time, the exact gradient of E;
@@ -55,6 +58,7 @@ class Shape:
     gate_recurrence: bool = True
     shortcut: bool = False
     cell_bias: bool = True
+    output_bias: bool = True
 
     @property
     def H(self) -> int:
@@ -77,17 +81,22 @@ class Shape:
         shapes = {f"W_{k}": (self.n_blocks, self.Z) for k in self.gates}
         return shapes | {"W_g": (self.H, self.Z), "W_y": (self.n_out, self.Zy)}
 
+    def absent_biases(self) -> list[str]:
+        """The matrices whose last column (the bias) is held at zero: not weights of the network."""
+        return [k for k, kept in (("W_g", self.cell_bias), ("W_y", self.output_bias)) if not kept]
+
     def n_weights(self) -> int:
         """The number of trainable weights (the papers' count)."""
-        return sum(a * b for a, b in self.weight_shapes().values()) - (0 if self.cell_bias else self.H)
+        shapes = self.weight_shapes()
+        return sum(a * b for a, b in shapes.values()) - sum(shapes[k][0] for k in self.absent_biases())
 
 
 def init_weights(shape: Shape, rng: np.random.Generator, scale: float, gate_bias: dict | None = None) -> dict:
     """Weights uniform in [-scale, scale]; ``gate_bias`` maps a gate ("i", "f", "o") to one bias per
     block (the papers' blockwise initialisation), which replaces the random one."""
     weights = {name: rng.uniform(-scale, scale, size) for name, size in shape.weight_shapes().items()}
-    if not shape.cell_bias:
-        weights["W_g"][:, -1] = 0.0
+    for name in shape.absent_biases():
+        weights[name][:, -1] = 0.0
     for gate, biases in (gate_bias or {}).items():
         weights[f"W_{gate}"][:, -1] = biases
     return weights
@@ -106,46 +115,44 @@ class Network:
         to zeros, as at each sequence start of the 1997 protocol."""
         sh, w = self.shape, self.weights
         B, T, _ = x.shape
-        nb, S, n_gates = sh.n_blocks, sh.cells, len(sh.gates)
-        if state is None:
-            n_r = n_gates * nb if sh.gate_recurrence else 0
-            state = (np.zeros((B, sh.H)), np.zeros((B, sh.H)), np.zeros((B, n_r)))
-        s, y_c, r = state
-        # One product per step for every gate and cell input; sigmoid applies to all of them.
-        W_z = np.concatenate([w[f"W_{k}"] for k in sh.gates] + [w["W_g"]]).T  # (Z, n_gates nb + H)
-        bias = W_z[-1]
-        x_part = x @ W_z[: sh.n_in] + bias  # (B, T, .): the inputs' share, all steps at once
+        nb, S, H = sh.n_blocks, sh.cells, sh.H
+        n_g = len(sh.gates) * nb
+        n_r = n_g if sh.gate_recurrence else 0
+        # back[:, t] is what step t reads back: y_c and (with gate_recurrence) r of step t - 1;
+        # states[:, t + 1] is s(t). Both start from ``state`` (zeros: a reset).
+        back, states = np.zeros((B, T + 1, H + n_r)), np.zeros((B, T + 1, nb, S))
+        if state is not None:
+            states[:, 0] = state[0].reshape(B, nb, S)
+            back[:, 0, :H], back[:, 0, H:] = state[1], state[2]
+        W_z = np.concatenate([w[f"W_{k}"] for k in sh.gates] + [w["W_g"]]).T  # (Z, n_g + H)
         W_rec = W_z[sh.n_in : -1]
-        acts = np.empty((B, T, n_gates * nb + sh.H))
-        s_all, y_all = np.empty((B, T, sh.H)), np.empty((B, T, sh.H))
-        s_prev = np.empty((B, T, sh.H))
+        acts = x @ W_z[: sh.n_in] + W_z[-1]  # the inputs' share of every net input, all steps at once
         for t in range(T):
-            rec = np.concatenate([y_c, r], axis=1) if sh.gate_recurrence else y_c
-            a = sigmoid(x_part[:, t] + rec @ W_rec)
-            acts[:, t] = a
-            gates = a[:, : n_gates * nb].reshape(B, n_gates, nb, 1)
-            g = 4.0 * a[:, n_gates * nb :].reshape(B, nb, S) - 2.0
-            s_prev[:, t] = s
-            s = s.reshape(B, nb, S)
-            s = (gates[:, 1] * s if sh.forget else s) + gates[:, 0] * g
-            s = s.reshape(B, sh.H)
-            s_all[:, t] = s
-            y_c = (gates[:, -1] * (2.0 * sigmoid(s.reshape(B, nb, S)) - 1.0)).reshape(B, sh.H)
-            y_all[:, t] = y_c
-            if sh.gate_recurrence:
-                r = a[:, : n_gates * nb]
+            a = acts[:, t]  # a view: the net inputs become the activations in place
+            a += back[:, t] @ W_rec
+            a *= 0.5
+            np.tanh(a, out=a)
+            a += 1.0
+            a *= 0.5  # sigmoid(net) = (1 + tanh(net / 2)) / 2, for every gate and cell input
+            gates = a[:, :n_g].reshape(B, -1, nb, 1)  # (B, gate, block, 1): one value for a block's cells
+            s = gates[:, 0] * (4.0 * a[:, n_g:].reshape(B, nb, S) - 2.0)
+            s += gates[:, 1] * states[:, t] if sh.forget else states[:, t]
+            states[:, t + 1] = s
+            back[:, t + 1, :H] = (gates[:, -1] * np.tanh(0.5 * s)).reshape(B, H)  # o h(s), h = 2 sigmoid - 1
+            if n_r:
+                back[:, t + 1, H:] = a[:, :n_g]
+        s_all = states[:, 1:].reshape(B, T, H)
+        y_all = back[:, 1:, :H]
         ones = np.ones((B, T, 1))
         zy = np.concatenate([y_all, x, ones] if sh.shortcut else [y_all, ones], axis=2)
-        rec = [y_all[:, :-1], acts[:, :-1, : n_gates * nb]] if sh.gate_recurrence else [y_all[:, :-1]]
-        first = [state[1][:, None], state[2][:, None]] if sh.gate_recurrence else [state[1][:, None]]
-        z = np.concatenate([x, np.concatenate([np.concatenate(first, axis=2),
-                                               np.concatenate(rec, axis=2)], axis=1), ones], axis=2)
-        out = {"z": z, "zy": zy, "s_prev": s_prev, "s": s_all, "y": sigmoid(zy @ w["W_y"].T)}
-        out["g"] = 4.0 * acts[..., n_gates * nb :] - 2.0
+        z = np.concatenate([x, back[:, :-1], ones], axis=2)
+        out = {"z": z, "zy": zy, "s_prev": states[:, :-1].reshape(B, T, H), "s": s_all,
+               "y": sigmoid(zy @ w["W_y"].T)}
+        out["g"] = 4.0 * acts[..., n_g:] - 2.0
         out["hs"] = 2.0 * sigmoid(s_all) - 1.0
         for n, k in enumerate(sh.gates):
             out[k] = acts[..., n * nb : (n + 1) * nb]
-        out["final"] = (s, y_c, r)
+        out["final"] = (states[:, -1].reshape(B, H), back[:, -1, :H], back[:, -1, H:])
         return out
 
     def loss(self, out: dict, target: np.ndarray, mask: np.ndarray) -> float:
@@ -200,8 +207,8 @@ class Network:
                     grads[f"W_{k}"] += d.T @ step["z"]
                 ds_next = ds * cells(step["f"]) if sh.forget else ds
                 dz = np.concatenate([da[k] for k in sh.gates] + [da["g"]], axis=1) @ W_z
-        if not sh.cell_bias:
-            grads["W_g"][..., -1] = 0.0
+        for name in sh.absent_biases():
+            grads[name][:, -1] = 0.0
         return grads
 
     def _net_input_errors(self, act: dict, dy_c, ds, block_sum, cells) -> dict:
@@ -290,8 +297,8 @@ class OnlineTrainer:
         grads = {"W_y": np.outer(dy, zy), "W_o": np.outer(do, z), "W_g": per_cell[:H], "W_i": blockwise[:nb]}
         if sh.forget:
             grads["W_f"] = blockwise[nb:]
-        if not sh.cell_bias:
-            grads["W_g"][:, -1] = 0.0
+        for name in sh.absent_biases():
+            grads[name][:, -1] = 0.0
         if self.lr:
             for name, grad in grads.items():
                 w[name] -= self.lr * grad

@@ -1,5 +1,7 @@
 """The NumPy networks of lstm.online against minigrad's graph of the same network and finite differences."""
 
+import itertools
+
 import numpy as np
 import pytest
 
@@ -11,6 +13,8 @@ SHAPES = {
     "forget gates, shortcut, no cell bias": Shape(n_in=3, n_blocks=2, cells=2, n_out=2, forget=True,
                                                   gate_recurrence=False, shortcut=True, cell_bias=False),
     "forget gates, fully recurrent": Shape(n_in=2, n_blocks=3, cells=1, n_out=2, forget=True),
+    "1997, biases on the gates only": Shape(n_in=3, n_blocks=2, cells=2, n_out=2, cell_bias=False,
+                                            output_bias=False),
 }
 
 
@@ -53,8 +57,8 @@ def graph_grads(net, x, target, mask, truncated):
     loss = graph_loss(net.shape, W, x, target, mask, truncated)
     loss.backward()
     grads = {k: v.grad.numpy().copy() for k, v in W.items()}
-    if not net.shape.cell_bias:  # that column is not a weight of the network
-        grads["W_g"][:, -1] = 0.0
+    for k in net.shape.absent_biases():  # that column is not a weight of the network
+        grads[k][:, -1] = 0.0
     return loss.item(), grads
 
 
@@ -85,7 +89,7 @@ def test_full_backward_equals_finite_differences(name):
             down = net.loss(net.forward(x), target, mask)
             w[idx] = old
             numeric[idx] = (up - down) / (2 * eps)
-        if not net.shape.cell_bias and k == "W_g":
+        if k in net.shape.absent_biases():
             numeric[:, -1] = 0.0
         np.testing.assert_allclose(grads[k], numeric, rtol=1e-6, atol=1e-8, err_msg=k)
 
@@ -118,9 +122,28 @@ def test_forward_traces_give_the_truncated_gradient(name):
 
 
 def test_weight_counts_are_the_papers():
-    # Hochreiter & Schmidhuber 1997: adding (2 blocks of 2, 93 weights), temporal order 6a (156)
+    # Hochreiter & Schmidhuber 1997: adding (2 blocks of 2, 93 weights), temporal order 6a (156). By hand:
+    # 8 hidden units (4 cells, 2 input and 2 output gates) each read the inputs, the 8 hidden units and a
+    # bias; the outputs read the 4 cells and a bias: 8 x (2 + 8 + 1) + 1 x 5 = 93 and
+    # 8 x (8 + 8 + 1) + 4 x 5 = 156.
     assert Shape(n_in=2, n_blocks=2, cells=2, n_out=1).n_weights() == 93
     assert Shape(n_in=8, n_blocks=2, cells=2, n_out=4).n_weights() == 156
-    # Gers et al. 2000, continual Reber: 4 blocks of 2 with forget gates and shortcuts (424)
+    # Gers et al. 2000, continual Reber: 4 blocks of 2 with forget gates and shortcuts (424). By hand: 12
+    # gates read 7 inputs, 8 cell outputs and a bias, the 8 cells the same without the bias, the 7 outputs
+    # the cells, the inputs and a bias: 12 x 16 + 8 x 15 + 7 x 16 = 424.
     assert Shape(n_in=7, n_blocks=4, cells=2, n_out=7, forget=True, gate_recurrence=False, shortcut=True,
                  cell_bias=False).n_weights() == 424
+
+
+def test_only_one_connectivity_gives_both_reber_counts():
+    # Hochreiter & Schmidhuber 1997, Exp. 1: 276 weights for 3 blocks of 2 cells and 264 for 4 blocks of 1
+    # (7 inputs, 7 outputs). By hand: 12 hidden units (cells and gates) each read 7 inputs and the 12 hidden
+    # units; the 6 gates also a bias; the 7 outputs the cells only: 6 x 19 + 6 x 20 + 7 x 6 = 276, and
+    # 4 x 19 + 8 x 20 + 7 x 4 = 264.
+    options = ("gate_recurrence", "shortcut", "cell_bias", "output_bias")
+    fits = []
+    for flags in itertools.product([False, True], repeat=len(options)):
+        kw = dict(zip(options, flags))
+        if [Shape(7, nb, c, 7, **kw).n_weights() for nb, c in ((3, 2), (4, 1))] == [276, 264]:
+            fits.append(kw)
+    assert fits == [{"gate_recurrence": True, "shortcut": False, "cell_bias": False, "output_bias": False}]

@@ -3,12 +3,21 @@
 import numpy as np
 
 from lstm.cli import main
-from lstm.paper1997 import SETUPS, continual_shape, continual_test, continual_trial, last_step_trial
+from lstm.paper1997 import (
+    SETUPS,
+    continual_shape,
+    continual_test,
+    continual_trial,
+    last_step_trial,
+    reber_shape,
+)
 
 
 def test_the_setups_have_the_papers_weight_counts_and_biases():
     assert SETUPS["adding"].shape.n_weights() == 93
     assert SETUPS["temporal_order"].shape.n_weights() == 156
+    assert SETUPS["reber"].shape.n_weights() == 276 and reber_shape(4, 1).n_weights() == 264
+    assert SETUPS["reber"].gate_bias == {"o": [-1.0, -2.0, -3.0]} and SETUPS["reber"].scale == 0.2
     assert SETUPS["adding"].gate_bias == {"i": [-3.0, -6.0]}
     assert continual_shape(forget=True).n_weights() == 424
 
@@ -58,3 +67,27 @@ def test_the_cell_state_plot_marks_every_new_string(tmp_path):
     assert (tmp_path / "states.png").stat().st_size > 0
     # two panels; each has a grey line at the B of strings 2 and 3, and the 8 states
     assert [len(ax.lines) for ax in fig.axes] == [2 + 8, 2 + 8]
+
+
+def test_a_training_stream_ends_at_the_stream_limit(monkeypatch):
+    import lstm.paper1997
+
+    # every prediction right: only the limit ends a stream
+    monkeypatch.setattr(lstm.paper1997, "right", lambda y, legal: np.ones(np.shape(legal)[:-1], dtype=bool))
+    endless, _ = continual_trial(forget=True, seed=0, train_symbols=300, test_cap=5)
+    limited, _ = continual_trial(forget=True, seed=0, train_symbols=300, test_cap=5, stream_limit=50)
+    assert endless["streams"] == 1 and endless["longest_training_run"] >= 300
+    # each stream runs to the end of the string in which its 50th right prediction falls
+    assert 2 <= limited["streams"] <= 6 and 50 <= limited["longest_training_run"] < 100
+
+
+def test_reber_targets_are_the_next_symbol_or_every_legal_one():
+    from lstm.paper1997 import reber_example
+
+    # B T B T X S E T E: after the first B either T or P; after the inner E only the T of the second symbol
+    x, next_symbol = reber_example("BTBTXSETE")
+    _, legal = reber_example("BTBTXSETE", legal_targets=True)
+    assert ["".join("BTPSXVE"[k] for k in np.flatnonzero(row)) for row in x] == list("BTBTXSET")
+    assert ["".join("BTPSXVE"[k] for k in np.flatnonzero(row)) for row in next_symbol] == list("TBTXSETE")
+    assert ["".join("BTPSXVE"[k] for k in np.flatnonzero(row)) for row in legal] == [
+        "TP", "B", "TP", "SX", "SX", "E", "T", "E"]
