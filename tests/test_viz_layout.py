@@ -79,6 +79,14 @@ def test_rendered_the_steps_stand_top_down_in_time_order(program):
     assert sorted(["t0", "t1", "t2"], key=lambda s: tops[s]) == ["t0", "t1", "t2"]
 
 
+@pytest.mark.parametrize("rolled", [False, True])
+def test_rendered_the_input_projection_stands_above_the_steps(rolled):
+    # It runs once, before the time loop: drawn above t0 (and above the rolled step), not below the steps.
+    svg = laid_out("dot", viz.to_dot(layer_output(3), rolled=rolled))
+    tops = cluster_tops(svg, key=lambda title: title.rsplit("/", 1)[-1] if title.count("/") == 2 else None)
+    assert tops["inputs"] < min(tops[t] for t in tops if t.startswith("t")), tops
+
+
 def cluster_tops(svg: str, key=lambda title: title.rsplit("/", 1)[-1]) -> dict[str, float]:
     """cluster name -> the y of its top edge (smallest y of its outline), from the rendered SVG."""
     tops = {}

@@ -425,10 +425,12 @@ def picture_to_dot(pic: Picture, opts: Options, who: str = "to_dot") -> str:
         # Laid out left to right with few crossing-minimisation passes (mclimit), Graphviz stacks the
         # sibling clusters it meets first at the bottom: write them last, so that they read from the top.
         # Time steps are not connected (what passes between them does not constrain the layout), and
-        # unconnected parts stack from the top in the order they are written: keep those in order.
+        # unconnected parts stack from the top in the order they are written: keep those in order, after
+        # their sibling clusters that are not steps (a layer's input projection stands above t0).
         for path, kids in children.items():
             steps = [c for c in kids if c in pic.steps]
-            children[path] = steps + [c for c in kids[::-1] if c not in pic.steps]
+            rest = [c for c in kids[::-1] if c not in pic.steps]
+            children[path] = rest + steps if steps else rest
     stack: list = [((), False)]
     while stack:
         path, closing = stack.pop()
