@@ -42,7 +42,7 @@ from minigrad.viz.errors import (
 from minigrad.viz.graph import Graph, Picture, ScopePattern
 from minigrad.viz.options import Options
 from minigrad.viz.planner import Planner, plan
-from minigrad.viz.render import DEFAULT_TIMEOUT, Drawing, layout, svg_size
+from minigrad.viz.render import DEFAULT_TIMEOUT, Drawing, graphviz_version, layout, svg_size
 
 __all__ = [
     "Drawing", "DrawingError", "DrawingTypeError", "Graph", "GraphTooLargeError", "GraphvizError",
@@ -63,17 +63,19 @@ def _roots(roots, who: str) -> list[Tensor]:
     return list(roots)
 
 
-def _build(roots, who: str, options: dict) -> tuple[str, int]:
+def _build(roots, who: str, options: dict, graphviz: tuple | None = None) -> tuple[str, int]:
     opts = Options.of(who, options)
     pic = plan(_roots(roots, who), opts, who)
-    return picture_to_dot(pic, opts, who), len(pic.items)
+    return picture_to_dot(pic, opts, who, graphviz), len(pic.items)
 
 
-def to_dot(*roots: Tensor, **options) -> str:
+def to_dot(*roots: Tensor, graphviz: tuple | None = None, **options) -> str:
     """The Graphviz DOT source of the graph that produced ``roots`` (Tensors, or one list of them,
     drawn as outputs). The keywords are the fields of `Options` (scope, rolled, collapse, show_data, ...).
-    Needs no Graphviz program; the same graph gives the same text (nodes numbered in drawing order)."""
-    text, _ = _build(roots, "to_dot", options)
+    Needs no Graphviz program; the same graph gives the same text (nodes numbered in drawing order).
+    ``graphviz``: the (major, minor) version that will lay the text out, e.g. ``(12, 2)``: Graphviz 10 and
+    later stack time steps in the other order, so the text differs there (`draw` asks the one it uses)."""
+    text, _ = _build(roots, "to_dot", options, graphviz)
     return text
 
 
@@ -85,7 +87,7 @@ def draw(*roots: Tensor, timeout: float | None = DEFAULT_TIMEOUT, **options) -> 
     DOT text with a one-line hint; ``.render("graph.svg")`` (or ``.png``, ``.pdf``) writes that file.
     Building the drawing needs no Graphviz program.
     """
-    text, n = _build(roots, "draw", options)
+    text, n = _build(roots, "draw", options, graphviz_version())
     return Drawing(text, n_nodes=n, timeout=timeout)
 
 

@@ -394,8 +394,9 @@ class _Writer:
         )
 
 
-def picture_to_dot(pic: Picture, opts: Options, who: str = "to_dot") -> str:
-    """The DOT source of a picture; see `Options` for the options."""
+def picture_to_dot(pic: Picture, opts: Options, who: str = "to_dot", graphviz: tuple | None = None) -> str:
+    """The DOT source of a picture; see `Options` for the options. ``graphviz``: the (major, minor)
+    version of the Graphviz that will lay it out, if known (the order of the time steps depends on it)."""
     rankdir = opts.rankdir
     w = _Writer(pic, opts.show_data, opts.show_grad, opts.colors, who)
     out = [
@@ -425,12 +426,17 @@ def picture_to_dot(pic: Picture, opts: Options, who: str = "to_dot") -> str:
         # Laid out left to right with few crossing-minimisation passes (mclimit), Graphviz stacks the
         # sibling clusters it meets first at the bottom: write them last, so that they read from the top.
         # Time steps are not connected (what passes between them does not constrain the layout), and
-        # unconnected parts stack from the top in the order they are written: keep those in order, after
-        # their sibling clusters that are not steps (a layer's input projection stands above t0).
+        # unconnected parts stack from the top in the order they are written (Graphviz 10 and later: from
+        # the bottom): keep those in order, after their sibling clusters that are not steps (a layer's
+        # input projection stands above t0).
+        upward = graphviz is not None and tuple(graphviz) >= (10, 0)
         for path, kids in children.items():
             steps = [c for c in kids if c in pic.steps]
             rest = [c for c in kids[::-1] if c not in pic.steps]
-            children[path] = rest + steps if steps else rest
+            if steps:
+                children[path] = (rest + steps)[::-1] if upward else rest + steps
+            else:
+                children[path] = rest
     stack: list = [((), False)]
     while stack:
         path, closing = stack.pop()

@@ -28,6 +28,7 @@ FORMATS = ("svg", "png", "pdf", "dot", "gv")
 ENGINES = ("dot", "neato", "fdp", "sfdp", "circo", "twopi")
 MIN_SCALE = 0.6  # the smallest scale at which Graphviz may shrink a picture to fit the page
 PURE = "graphviz-pure"  # pip's Graphviz: the dot program, without pdf output
+BROWSER_GRAPHVIZ = (16, 1)  # the Graphviz of @viz-js/viz 3.31.0, which the browser site ships (lite/build.py)
 
 
 def _pure_program() -> str | None:
@@ -49,6 +50,31 @@ def _install_hint() -> str:
     if sys.platform == "darwin":
         return f"run {pip}, or install Graphviz with 'brew install graphviz'"
     return f"run {pip}, or install Graphviz with 'sudo apt-get install graphviz' (Debian/Ubuntu)"
+
+
+_VERSION = re.compile(r"[Gg]raphviz (?:version )?(\d+)\.(\d+)")
+_versions: dict = {}  # program -> its version, asked once
+
+
+def parse_version(text: str) -> tuple[int, int] | None:
+    """(major, minor) from what ``dot -V`` prints: "dot - graphviz version 2.43.0 (0)", or
+    "graphviz-pure - graphviz-pure version 0.2.2 (Rust port of Graphviz 16.1.0)"."""
+    m = _VERSION.findall(text)
+    return (int(m[-1][0]), int(m[-1][1])) if m else None
+
+
+def graphviz_version(engine: str = "dot") -> tuple[int, int] | None:
+    """The version of the Graphviz `layout` would use, None when there is none or it does not say."""
+    exe = shutil.which(engine) or _pure_program()
+    if exe is None:
+        return BROWSER_GRAPHVIZ if sys.platform == "emscripten" else None
+    if exe not in _versions:
+        try:
+            out = subprocess.run([exe, "-V"], capture_output=True, timeout=10)
+            _versions[exe] = parse_version((out.stderr + out.stdout).decode("utf-8", "replace"))
+        except (OSError, subprocess.TimeoutExpired):
+            _versions[exe] = None
+    return _versions[exe]
 
 
 def layout(
