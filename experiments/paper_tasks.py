@@ -469,6 +469,8 @@ def tables_1997(runs: Path) -> str:
                          "| all |")
             files.append((runs / "reber_legal_targets.json", "ours, 1997 protocol, every legal next symbol "
                                                              "as the target"))
+            files.append((runs / "reber_per_string.json", "ours, 1997 protocol, the weights changed once per "
+                                                          "string, not after every symbol"))
         else:
             head = "| | trials | successful | sequences to success: median (range) | wrong of 2560 |"
             paper_row = (f"| paper, Table {7 if name == 'adding' else 9} | {paper['trials']} | - | "
