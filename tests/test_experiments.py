@@ -181,5 +181,6 @@ def test_reber_updated_per_string_has_its_own_runs_file_and_table_row(paper_task
     per_string = json.loads((tmp_path / "reber_per_string.json").read_text())
     assert per_string["update"] == "string" and per_string["trials"][0]["sequences"] == 3
     text = paper_tasks.tables_1997(tmp_path)
+    assert "| ours, 1997 protocol, the weights changed after every symbol (at most 3 sequences) |" in text
     assert ("| ours, 1997 protocol, the weights changed once per string, not after every symbol "
             "(at most 3 sequences) | 1 | 0 of 1 | - |") in text
