@@ -1,6 +1,7 @@
 """The 1997 protocol and the 2000 forget-gate experiment, run with the hand-derived networks of `lstm.online`.
 
     python experiments/paper_tasks.py --protocol 1997 --trials 2    # the 1997 tasks, as the paper ran them
+    python experiments/protocol1997.py tasks --tasks reber --update string   # Reber, updated once per string
     python experiments/protocol1997.py forget --networks 3    # continual embedded Reber (Gers et al. 2000)
 
 Every trial trains one small network online, one sequence at a time with its activations reset at the
