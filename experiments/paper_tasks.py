@@ -467,8 +467,11 @@ def tables_1997(runs: Path) -> str:
             head = "| | trials | successful | sequences to success: median (range) | strings right |"
             paper_row = (f"| paper, Table 1 | {paper['trials']} | {paper['success']} | {paper['sequences']} "
                          "| all |")
-            files.append((runs / "reber_legal_targets.json", "ours, 1997 protocol, every legal next symbol "
-                                                             "as the target"))
+            files = [(path, "ours, 1997 protocol, the weights changed after every symbol"),
+                     (runs / "reber_legal_targets.json", "ours, 1997 protocol, every legal next symbol "
+                                                         "as the target"),
+                     (runs / "reber_per_string.json", "ours, 1997 protocol, the weights changed once per "
+                                                      "string, not after every symbol")]
         else:
             head = "| | trials | successful | sequences to success: median (range) | wrong of 2560 |"
             paper_row = (f"| paper, Table {7 if name == 'adding' else 9} | {paper['trials']} | - | "

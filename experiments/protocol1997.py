@@ -1,6 +1,7 @@
 """The 1997 protocol and the 2000 forget-gate experiment, run with the hand-derived networks of `lstm.online`.
 
     python experiments/paper_tasks.py --protocol 1997 --trials 2    # the 1997 tasks, as the paper ran them
+    python experiments/protocol1997.py tasks --tasks reber --update string   # Reber, updated once per string
     python experiments/protocol1997.py forget --networks 3    # continual embedded Reber (Gers et al. 2000)
 
 Every trial trains one small network online, one sequence at a time with its activations reset at the
@@ -20,7 +21,15 @@ from pathlib import Path
 
 import numpy as np
 
-from lstm.paper1997 import RUNS_DIR, SETUPS, continual_trial, last_step_trial, plot_cell_states, reber_trial
+from lstm.paper1997 import (
+    RUNS_DIR,
+    SETUPS,
+    UPDATES,
+    continual_trial,
+    last_step_trial,
+    plot_cell_states,
+    reber_trial,
+)
 from lstm.tasks.reber import SYMBOLS, continual_stream
 from minigrad.files import atomic_write
 
@@ -51,27 +60,31 @@ def _save(path: Path, data: dict) -> None:
 
 
 def run_1997(tasks: list[str], trials: int, out: Path = RUNS, log=print, limit: int | None = None,
-             legal_targets: bool = False) -> None:
+             legal_targets: bool = False, update: str = "symbol") -> None:
     """Run ``trials`` seeds (0, 1, ...) of each task and write out/<task>.json; with ``legal_targets``
-    Reber learns every legal next symbol as its target and writes out/reber_legal_targets.json."""
+    Reber learns every legal next symbol as its target and writes out/reber_legal_targets.json; with
+    ``update="string"`` Reber's weights change once per string and it writes out/reber_per_string.json."""
     revision = _revision()  # the code this process loaded, before anything can change it
     for name in tasks:
         start, load = time.perf_counter(), _load()
         results = []
         legal = legal_targets and name == "reber"
+        per_string = update == "string" and name == "reber"
+        suffix = ("_legal_targets" if legal else "") + ("_per_string" if per_string else "")
         for seed in range(trials):
             t0 = time.perf_counter()
             if name == "reber":
-                r = reber_trial(seed, limit, legal_targets=legal)
+                r = reber_trial(seed, limit, legal_targets=legal, update=update)
             else:
                 r = last_step_trial(name, seed, limit)
             r["wall_seconds"] = round(time.perf_counter() - t0, 1)
             log(f"  {name} seed {seed}: {r}")
             results.append(r)
             # written after every trial, so an interrupted run keeps the trials it finished
-            _save(out / f"{name}{'_legal_targets' if legal else ''}.json", {
+            _save(out / f"{name}{suffix}.json", {
                 "task": name, "trials": results, "revision": revision, "load_average": [load, _load()],
                 "limit": limit or SETUPS[name].limit, "legal_targets": legal,
+                "update": update if name == "reber" else "string",
                 "wall_seconds": round(time.perf_counter() - start, 1)})
 
 
@@ -112,6 +125,8 @@ def main(argv=None) -> int:
     t.add_argument("--limit", type=int, help="training sequences at most (default: each task's own)")
     t.add_argument("--legal-targets", action="store_true",
                    help="Reber's target at each step: every legal next symbol, not the next one")
+    t.add_argument("--update", choices=UPDATES, default="symbol",
+                   help="when Reber's weights change: after every symbol (default) or once per string")
     f = sub.add_parser("forget", help="continual embedded Reber, the 1997 cell against the forget-gate cell")
     f.add_argument("--networks", type=int, default=3)
     f.add_argument("--train-symbols", type=int, default=400_000)
@@ -126,7 +141,7 @@ def main(argv=None) -> int:
         return 0
     if args.what == "tasks":
         run_1997(args.tasks, args.trials, limit=args.limit, log=lambda s: print(s, flush=True),
-                 legal_targets=args.legal_targets)
+                 legal_targets=args.legal_targets, update=args.update)
     else:
         run_forget(args.networks, args.train_symbols, args.test_cap, args.stream_limit,
                    log=lambda s: print(s, flush=True))

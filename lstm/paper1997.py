@@ -21,7 +21,7 @@ from lstm.online import Network, OnlineTrainer, Shape, init_weights
 from lstm.tasks.adding import AddingProblem
 from lstm.tasks.reber import SYMBOLS, EmbeddedReber, continual_stream, legal_next
 from lstm.tasks.temporal_order import TemporalOrder
-from minigrad.errors import MinigradError
+from minigrad.errors import ArgumentError, MinigradError
 
 # The stored runs of experiments/protocol1997.py and ablation.py, shipped with the package: notebook 06
 # reads them, in a checkout, an installed package or the browser alike.
@@ -159,13 +159,18 @@ def last_step_trial(name: str, seed: int, limit: int | None = None) -> dict:
 
 
 def reber_trial(seed: int, limit: int | None = None, eval_every: int = 250,
-                legal_targets: bool = False) -> dict:
-    """One trial of embedded Reber: online SGD on the 256 training strings (the weights change at every
-    step, activations reset at each string), until every symbol of every training and test string is
-    predicted (the legal next symbols' outputs the most active).
+                legal_targets: bool = False, update: str = "symbol") -> dict:
+    """One trial of embedded Reber: online SGD on the 256 training strings, activations reset at each
+    string, until every symbol of every training and test string is predicted (the legal next symbols'
+    outputs the most active).
 
-    Each step's target is the next symbol, one-hot; with ``legal_targets`` every symbol that may follow
-    is 1 (the other reading of the paper's local output coding)."""
+    With ``update="symbol"`` the weights change at every symbol, the truncated gradient computed forward
+    in time (`OnlineTrainer`); with ``update="string"`` once per string, by the same truncated gradient
+    summed over the string (`string_gradient`). Each step's target is the next symbol, one-hot; with
+    ``legal_targets`` every symbol that may follow is 1 (the other reading of the paper's local output
+    coding)."""
+    if update not in UPDATES:
+        raise ArgumentError(f"reber_trial: update must be one of {', '.join(UPDATES)}, not {update!r}")
     setup = SETUPS["reber"]
     task = EmbeddedReber()
     rng = np.random.default_rng(seed)
@@ -178,10 +183,14 @@ def reber_trial(seed: int, limit: int | None = None, eval_every: int = 250,
 
     n, success = 0, False
     for n in range(1, (limit or setup.limit) + 1):
-        trainer.reset()
         x, target = strings[rng.integers(len(strings))]
-        for t in range(len(x)):
-            trainer.step(x[t], target[t])
+        if update == "string":
+            for k, g in string_gradient(net, x, target).items():
+                net.weights[k] -= setup.lr * g
+        else:
+            trainer.reset()
+            for t in range(len(x)):
+                trainer.step(x[t], target[t])
         if not _finite(net):
             break
         if n % eval_every == 0:
@@ -193,6 +202,16 @@ def reber_trial(seed: int, limit: int | None = None, eval_every: int = 250,
         scores = _reber_scores(task, predict)
     return {"seed": seed, "sequences": n, "stopped": success, "train_right": scores["train"],
             "test_right": scores["test"]}
+
+
+UPDATES = ("symbol", "string")
+
+
+def string_gradient(net: Network, x: np.ndarray, target: np.ndarray) -> dict:
+    """The 1997 truncated gradient of one string (x, target: (L, n), from `reber_example`), from a reset
+    network, computed backward once the string is over."""
+    out = net.forward(x[None])
+    return net.backward(out, target[None], np.ones((1, len(x))), truncated=True)
 
 
 def reber_example(string: str, legal_targets: bool = False) -> tuple[np.ndarray, np.ndarray]:

@@ -430,6 +430,8 @@ SITUATIONS |= {
 
 # Row E63: the stored runs that notebook 06 reads.
 SITUATIONS["E63"] = lambda: lstm.paper1997.load_run("reber1997.json")
+# Row E64: the weight-update schedule of a 1997 Reber trial.
+SITUATIONS["E64"] = lambda: lstm.paper1997.reber_trial(0, update="word")
 
 
 

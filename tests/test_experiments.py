@@ -169,3 +169,18 @@ def test_a_non_finite_output_is_never_right():
     y = np.array([[np.nan, 0.0, 0.0], [0.1, 0.9, np.nan]])
     assert not right(y, legal).any()
     assert right(np.array([[0.9, 0.1, 0.2], [0.1, 0.8, 0.7]]), legal).all()
+
+
+def test_reber_updated_per_string_has_its_own_runs_file_and_table_row(paper_tasks, tmp_path):
+    sys.path.insert(0, str(Path(paper_tasks.__file__).parent))
+    import protocol1997
+
+    protocol1997.run_1997(["reber"], 1, out=tmp_path, log=lambda s: None, limit=3)
+    protocol1997.run_1997(["reber"], 1, out=tmp_path, log=lambda s: None, limit=3, update="string")
+    assert json.loads((tmp_path / "reber.json").read_text())["update"] == "symbol"
+    per_string = json.loads((tmp_path / "reber_per_string.json").read_text())
+    assert per_string["update"] == "string" and per_string["trials"][0]["sequences"] == 3
+    text = paper_tasks.tables_1997(tmp_path)
+    assert "| ours, 1997 protocol, the weights changed after every symbol (at most 3 sequences) |" in text
+    assert ("| ours, 1997 protocol, the weights changed once per string, not after every symbol "
+            "(at most 3 sequences) | 1 | 0 of 1 | - |") in text

@@ -91,3 +91,36 @@ def test_reber_targets_are_the_next_symbol_or_every_legal_one():
     assert ["".join("BTPSXVE"[k] for k in np.flatnonzero(row)) for row in next_symbol] == list("TBTXSETE")
     assert ["".join("BTPSXVE"[k] for k in np.flatnonzero(row)) for row in legal] == [
         "TP", "B", "TP", "SX", "SX", "E", "T", "E"]
+
+
+def test_a_per_string_update_is_the_forward_traces_summed_over_the_string():
+    # The per-symbol trainer with its updates off, summed over a string, against the gradient computed
+    # backward once the string is over: the same truncated gradient, two ways.
+    from lstm.online import OnlineTrainer
+    from lstm.paper1997 import _network, reber_example, string_gradient
+
+    net = _network(SETUPS["reber"], np.random.default_rng(4))
+    x, target = reber_example("BPBTSSXXVPSEPE")
+    trainer = OnlineTrainer(net, lr=0.0)
+    total = {k: np.zeros_like(v) for k, v in net.weights.items()}
+    for t in range(len(x)):
+        for k, g in trainer.step(x[t], target[t])[1].items():
+            total[k] += g
+    expected = string_gradient(net, x, target)
+    assert np.abs(expected["W_g"]).max() > 1e-3
+    for k in expected:
+        np.testing.assert_allclose(total[k], expected[k], rtol=0, atol=1e-10, err_msg=k)
+
+
+def test_reber_trials_update_per_symbol_by_default_or_per_string():
+    import pytest
+
+    from lstm.paper1997 import reber_trial
+    from minigrad.errors import ArgumentError
+
+    per_symbol, per_string = reber_trial(0, limit=20), reber_trial(0, limit=20, update="string")
+    assert per_symbol == reber_trial(0, limit=20, update="symbol")
+    assert per_string["sequences"] == per_symbol["sequences"] == 20
+    message = "^reber_trial: update must be one of symbol, string, not 'word'$"
+    with pytest.raises(ArgumentError, match=message):
+        reber_trial(0, limit=1, update="word")

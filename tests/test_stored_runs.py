@@ -13,7 +13,7 @@ from lstm import paper1997
 from lstm.paper1997 import StoredRunError, load_run, stored_runs
 
 STORED = ["ablation.json", "ablation.png", "adding.json", "continual_cell_states.npz", "continual_reber.json",
-          "reber.json", "reber_legal_targets.json", "temporal_order.json"]
+          "reber.json", "reber_legal_targets.json", "reber_per_string.json", "temporal_order.json"]
 
 
 def raises(text: str):
