@@ -20,9 +20,15 @@ SWITCH = "lstm.LSTM(keep_values=False)"
 
 
 class DroppedValues(np.ndarray):
-    """Stands for a value that was dropped: its shape and dtype, no memory (every entry reads as zero)."""
+    """Stands for a value that was dropped: its shape and dtype, no memory (every entry reads as zero, and
+    printing it says it was dropped rather than showing zeros)."""
 
     dropped_by = SWITCH
+
+    def __repr__(self) -> str:
+        return f"<values dropped by {SWITCH}: shape {self.shape}, {self.dtype}>"
+
+    __str__ = __repr__
 
 
 @functools.lru_cache(maxsize=64)

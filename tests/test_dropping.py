@@ -67,6 +67,9 @@ def test_what_is_dropped_is_each_steps_sums_and_products_nothing_a_backward_read
     dropped = next(t for s, op, t in made if type(t.data) is DroppedValues)
     assert dropped.shape == (2, 4) and dropped.dtype == np.float64
     assert dropped.data.strides == (0, 0)  # no memory behind it
+    # printed, it says it was dropped instead of passing zeros off as the values
+    said = "<values dropped by lstm.LSTM(keep_values=False): shape (2, 4), float64>"
+    assert repr(dropped.data) == str(dropped.data) == said
 
 
 def test_the_forward_keeps_less_memory():
