@@ -41,6 +41,14 @@ def _pure_program() -> str | None:
     return exe
 
 
+def _program(engine: str, format: str = "svg") -> str | None:
+    """The program `layout` runs: the system's Graphviz, else graphviz-pure (which writes no pdf)."""
+    exe = shutil.which(engine)
+    if exe is None and format != "pdf":
+        exe = _pure_program()
+    return exe
+
+
 def _install_hint() -> str:
     if sys.platform == "emscripten":
         return "in the browser minigrad.viz.browser renders drawings; it could not be loaded"
@@ -65,7 +73,7 @@ def parse_version(text: str) -> tuple[int, int] | None:
 
 def graphviz_version(engine: str = "dot") -> tuple[int, int] | None:
     """The version of the Graphviz `layout` would use, None when there is none or it does not say."""
-    exe = shutil.which(engine) or _pure_program()
+    exe = _program(engine)
     if exe is None:
         return BROWSER_GRAPHVIZ if sys.platform == "emscripten" else None
     if exe not in _versions:
@@ -88,9 +96,7 @@ def layout(
     ``timeout`` seconds (the process is killed), GraphvizError when the renderer fails.
     """
     _check(format, engine)
-    exe = shutil.which(engine)
-    if exe is None and format != "pdf":
-        exe = _pure_program()
+    exe = _program(engine, format)
     if exe is not None:
         return _run([exe, f"-K{engine}", f"-T{format}"], source, timeout, n_nodes)
     if sys.platform == "emscripten" and format == "svg":
