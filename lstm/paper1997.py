@@ -12,7 +12,7 @@ from __future__ import annotations
 import difflib
 import json
 import zipfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -158,8 +158,27 @@ def last_step_trial(name: str, seed: int, limit: int | None = None) -> dict:
     return {"seed": seed, "sequences": n, "stopped": stopped, "wrong": wrong, "n_test": task.n_test}
 
 
+# The two networks of the paper's Table 1: blocks x cells, output-gate biases -1, -2, ... by block
+REBER_NETWORKS = {"3x2": (3, 2), "4x1": (4, 1)}
+REBER_LRS = (0.1, 0.2, 0.5)
+
+
+def reber_setup(network: str = "3x2", lr: float = 0.5) -> Setup:
+    """The Reber `Setup` of one row of the paper's Table 1: ``network`` a key of `REBER_NETWORKS`,
+    ``lr`` one of its learning rates (any positive one is taken)."""
+    if network not in REBER_NETWORKS:
+        names = ", ".join(REBER_NETWORKS)
+        raise ArgumentError(f"reber_trial: network must be one of {names}, not {network!r}")
+    if not (isinstance(lr, (int, float)) and np.isfinite(lr) and lr > 0):
+        raise ArgumentError(f"reber_trial: lr must be a positive number, not {lr!r}")
+    blocks, cells = REBER_NETWORKS[network]
+    bias = {"o": [-float(k) for k in range(1, blocks + 1)]}
+    return replace(SETUPS["reber"], shape=reber_shape(blocks, cells), gate_bias=bias, lr=float(lr))
+
+
 def reber_trial(seed: int, limit: int | None = None, eval_every: int = 250,
-                legal_targets: bool = False, update: str = "symbol") -> dict:
+                legal_targets: bool = False, update: str = "symbol", network: str = "3x2",
+                lr: float = 0.5) -> dict:
     """One trial of embedded Reber: online SGD on the 256 training strings, activations reset at each
     string, until every symbol of every training and test string is predicted (the legal next symbols'
     outputs the most active).
@@ -168,10 +187,10 @@ def reber_trial(seed: int, limit: int | None = None, eval_every: int = 250,
     in time (`OnlineTrainer`); with ``update="string"`` once per string, by the same truncated gradient
     summed over the string (`string_gradient`). Each step's target is the next symbol, one-hot; with
     ``legal_targets`` every symbol that may follow is 1 (the other reading of the paper's local output
-    coding)."""
+    coding). ``network`` and ``lr`` pick the row of the paper's Table 1 (`reber_setup`)."""
     if update not in UPDATES:
         raise ArgumentError(f"reber_trial: update must be one of {', '.join(UPDATES)}, not {update!r}")
-    setup = SETUPS["reber"]
+    setup = reber_setup(network, lr)
     task = EmbeddedReber()
     rng = np.random.default_rng(seed)
     net = _network(setup, rng)
