@@ -44,7 +44,8 @@ def _revision() -> str:
     try:
         out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=HERE, capture_output=True,
                              text=True, timeout=10).stdout.strip()
-        paths = ["lstm", "minigrad", "experiments/protocol1997.py", "experiments/ablation.py"]
+        paths = ["lstm", "minigrad", "experiments/protocol1997.py", "experiments/ablation.py",
+                 ":!lstm/runs1997"]  # the results, not the code: a run under way writes there
         dirty = subprocess.run(["git", "status", "--porcelain", "--", *paths], cwd=HERE.parent,
                                capture_output=True, text=True, timeout=10).stdout.strip()
     except (OSError, subprocess.SubprocessError):
@@ -62,11 +63,12 @@ def _save(path: Path, data: dict) -> None:
 
 def run_1997(tasks: list[str], trials: int, out: Path = RUNS, log=print, limit: int | None = None,
              legal_targets: bool = False, update: str = "symbol", network: str = "3x2",
-             lr: float = 0.5) -> None:
+             lr: float = 0.5, full_gradient: bool = False) -> None:
     """Run ``trials`` seeds (0, 1, ...) of each task and write out/<task>.json; with ``legal_targets``
     Reber learns every legal next symbol as its target and writes out/reber_legal_targets.json; with
     ``update="string"`` Reber's weights change once per string and it writes out/reber_per_string.json;
-    another row of the paper's Table 1 (``network``, ``lr``) writes out/reber_<network>_lr<lr>.json."""
+    another row of the paper's Table 1 (``network``, ``lr``) writes out/reber_<network>_lr<lr>.json;
+    ``full_gradient`` (with ``update="string"``) writes out/reber_per_string_full_gradient.json."""
     revision = _revision()  # the code this process loaded, before anything can change it
     for name in tasks:
         start, load = time.perf_counter(), _load()
@@ -76,10 +78,12 @@ def run_1997(tasks: list[str], trials: int, out: Path = RUNS, log=print, limit: 
         suffix = ("_legal_targets" if legal else "") + ("_per_string" if per_string else "")
         row = name == "reber" and (network, lr) != ("3x2", 0.5)
         suffix += f"_{network}_lr{lr:g}" if row else ""
+        suffix += "_full_gradient" if full_gradient and name == "reber" else ""
         for seed in range(trials):
             t0 = time.perf_counter()
             if name == "reber":
-                r = reber_trial(seed, limit, legal_targets=legal, update=update, network=network, lr=lr)
+                r = reber_trial(seed, limit, legal_targets=legal, update=update, network=network, lr=lr,
+                                full_gradient=full_gradient)
             else:
                 r = last_step_trial(name, seed, limit)
             r["wall_seconds"] = round(time.perf_counter() - t0, 1)
@@ -90,7 +94,7 @@ def run_1997(tasks: list[str], trials: int, out: Path = RUNS, log=print, limit: 
                 "task": name, "trials": results, "revision": revision, "load_average": [load, _load()],
                 "limit": limit or SETUPS[name].limit, "legal_targets": legal,
                 "update": update if name == "reber" else "string",
-                **({"network": network, "lr": lr} if name == "reber" else {}),
+                **({"network": network, "lr": lr, "full_gradient": full_gradient} if name == "reber" else {}),
                 "wall_seconds": round(time.perf_counter() - start, 1)})
 
 
@@ -136,6 +140,8 @@ def main(argv=None) -> int:
     t.add_argument("--network", choices=list(REBER_NETWORKS), default="3x2",
                    help="Reber's network (the paper's Table 1): 3 blocks of 2 cells or 4 blocks of 1")
     t.add_argument("--lr", type=float, default=0.5, help="Reber's learning rate (the paper: 0.1, 0.2, 0.5)")
+    t.add_argument("--full-gradient", action="store_true",
+                   help="with --update string: the exact gradient (BPTT) instead of the 1997 truncated one")
     f = sub.add_parser("forget", help="continual embedded Reber, the 1997 cell against the forget-gate cell")
     f.add_argument("--networks", type=int, default=3)
     f.add_argument("--train-symbols", type=int, default=400_000)
@@ -150,7 +156,8 @@ def main(argv=None) -> int:
         return 0
     if args.what == "tasks":
         run_1997(args.tasks, args.trials, limit=args.limit, log=lambda s: print(s, flush=True),
-                 legal_targets=args.legal_targets, update=args.update, network=args.network, lr=args.lr)
+                 legal_targets=args.legal_targets, update=args.update, network=args.network, lr=args.lr,
+                 full_gradient=args.full_gradient)
     else:
         run_forget(args.networks, args.train_symbols, args.test_cap, args.stream_limit,
                    log=lambda s: print(s, flush=True))

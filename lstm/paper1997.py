@@ -178,7 +178,7 @@ def reber_setup(network: str = "3x2", lr: float = 0.5) -> Setup:
 
 def reber_trial(seed: int, limit: int | None = None, eval_every: int = 250,
                 legal_targets: bool = False, update: str = "symbol", network: str = "3x2",
-                lr: float = 0.5) -> dict:
+                lr: float = 0.5, full_gradient: bool = False) -> dict:
     """One trial of embedded Reber: online SGD on the 256 training strings, activations reset at each
     string, until every symbol of every training and test string is predicted (the legal next symbols'
     outputs the most active).
@@ -187,9 +187,14 @@ def reber_trial(seed: int, limit: int | None = None, eval_every: int = 250,
     in time (`OnlineTrainer`); with ``update="string"`` once per string, by the same truncated gradient
     summed over the string (`string_gradient`). Each step's target is the next symbol, one-hot; with
     ``legal_targets`` every symbol that may follow is 1 (the other reading of the paper's local output
-    coding). ``network`` and ``lr`` pick the row of the paper's Table 1 (`reber_setup`)."""
+    coding). ``network`` and ``lr`` pick the row of the paper's Table 1 (`reber_setup`).
+    ``full_gradient`` (with ``update="string"``) replaces the truncated gradient by the exact one,
+    backpropagation through time over the string: not the paper's rule, a check of what it costs."""
     if update not in UPDATES:
         raise ArgumentError(f"reber_trial: update must be one of {', '.join(UPDATES)}, not {update!r}")
+    if full_gradient and update != "string":
+        raise ArgumentError("reber_trial: full_gradient=True needs update='string' (the exact gradient "
+                            "is computed backward once the string is over)")
     setup = reber_setup(network, lr)
     task = EmbeddedReber()
     rng = np.random.default_rng(seed)
@@ -204,7 +209,7 @@ def reber_trial(seed: int, limit: int | None = None, eval_every: int = 250,
     for n in range(1, (limit or setup.limit) + 1):
         x, target = strings[rng.integers(len(strings))]
         if update == "string":
-            for k, g in string_gradient(net, x, target).items():
+            for k, g in string_gradient(net, x, target, truncated=not full_gradient).items():
                 net.weights[k] -= setup.lr * g
         else:
             trainer.reset()
@@ -226,11 +231,11 @@ def reber_trial(seed: int, limit: int | None = None, eval_every: int = 250,
 UPDATES = ("symbol", "string")
 
 
-def string_gradient(net: Network, x: np.ndarray, target: np.ndarray) -> dict:
+def string_gradient(net: Network, x: np.ndarray, target: np.ndarray, truncated: bool = True) -> dict:
     """The 1997 truncated gradient of one string (x, target: (L, n), from `reber_example`), from a reset
-    network, computed backward once the string is over."""
+    network, computed backward once the string is over; with ``truncated=False`` the exact one."""
     out = net.forward(x[None])
-    return net.backward(out, target[None], np.ones((1, len(x))), truncated=True)
+    return net.backward(out, target[None], np.ones((1, len(x))), truncated=truncated)
 
 
 def reber_example(string: str, legal_targets: bool = False) -> tuple[np.ndarray, np.ndarray]:

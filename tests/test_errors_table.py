@@ -432,6 +432,10 @@ SITUATIONS |= {
 SITUATIONS["E63"] = lambda: lstm.paper1997.load_run("reber1997.json")
 # Row E64: the weight-update schedule of a 1997 Reber trial.
 SITUATIONS["E64"] = lambda: lstm.paper1997.reber_trial(0, update="word")
+# Rows E65-E67: the row of the paper's Table 1 and the gradient of a 1997 Reber trial.
+SITUATIONS["E65"] = lambda: lstm.paper1997.reber_trial(0, network="2x3")
+SITUATIONS["E66"] = lambda: lstm.paper1997.reber_trial(0, lr=0)
+SITUATIONS["E67"] = lambda: lstm.paper1997.reber_trial(0, full_gradient=True)
 
 
 

@@ -124,3 +124,46 @@ def test_reber_trials_update_per_symbol_by_default_or_per_string():
     message = "^reber_trial: update must be one of symbol, string, not 'word'$"
     with pytest.raises(ArgumentError, match=message):
         reber_trial(0, limit=1, update="word")
+
+
+def test_the_rows_of_table_1_are_the_papers_networks_and_learning_rates():
+    from lstm.paper1997 import REBER_LRS, reber_setup
+
+    assert reber_setup() == SETUPS["reber"]  # the stored reber.json is the 3 x 2 row at lr 0.5
+    assert REBER_LRS == (0.1, 0.2, 0.5)
+    four = reber_setup("4x1", 0.1)
+    assert (four.shape.n_blocks, four.shape.cells, four.shape.n_weights()) == (4, 1, 264)
+    assert four.gate_bias == {"o": [-1.0, -2.0, -3.0, -4.0]} and four.lr == 0.1
+    assert reber_setup("3x2", 0.2).shape.n_weights() == 276
+
+
+def test_a_reber_row_that_is_not_one_is_refused_by_name():
+    import pytest
+
+    from lstm.paper1997 import reber_trial
+    from minigrad.errors import ArgumentError
+
+    with pytest.raises(ArgumentError, match="^reber_trial: network must be one of 3x2, 4x1, not '2x3'$"):
+        reber_trial(0, limit=1, network="2x3")
+    for lr in (0.0, -0.5, float("nan"), "0.5"):
+        with pytest.raises(ArgumentError, match=r"^reber_trial: lr must be a positive number, not "):
+            reber_trial(0, limit=1, lr=lr)
+    message = r"^reber_trial: full_gradient=True needs update='string' \(the exact gradient is computed"
+    with pytest.raises(ArgumentError, match=message):
+        reber_trial(0, limit=1, full_gradient=True)
+
+
+def test_the_full_gradient_trial_takes_the_exact_gradient(monkeypatch):
+    import lstm.paper1997 as paper
+
+    asked = []
+    real = paper.string_gradient
+
+    def spy(net, x, target, truncated=True):
+        asked.append(truncated)
+        return real(net, x, target, truncated)
+
+    monkeypatch.setattr(paper, "string_gradient", spy)
+    paper.reber_trial(0, limit=3, update="string", full_gradient=True)
+    paper.reber_trial(0, limit=2, update="string")
+    assert asked == [False, False, False, True, True]
