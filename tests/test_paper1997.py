@@ -167,3 +167,15 @@ def test_the_full_gradient_trial_takes_the_exact_gradient(monkeypatch):
     paper.reber_trial(0, limit=3, update="string", full_gradient=True)
     paper.reber_trial(0, limit=2, update="string")
     assert asked == [False, False, False, True, True]
+
+
+def test_reber_trials_use_the_papers_three_pairs_of_sets_ten_trials_each():
+    from lstm.paper1997 import REBER_SETS, reber_trial
+    from lstm.tasks.reber import EmbeddedReber
+
+    assert [reber_trial(seed, limit=1)["sets"] for seed in (0, 9, 10, 19, 20, 29, 30)] == [0, 0, 1, 1, 2, 2, 0]
+    pairs = [EmbeddedReber(sets_seed=s) for s in REBER_SETS]
+    assert pairs[0].train_strings == EmbeddedReber().train_strings  # seeds 0-9: the task's own sets
+    for task in pairs:
+        assert not set(task.train_strings) & set(task.test_strings)
+    assert len({tuple(task.train_strings) for task in pairs}) == 3

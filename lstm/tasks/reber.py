@@ -153,11 +153,13 @@ class EmbeddedReber(Task):
     baseline_name = "the grammar's rules without memory: chance at the closing T or P"
     test_seed = 1
 
-    def __init__(self, n_train: int = 256, n_test: int = 256, *, dtype=np.float64):
+    def __init__(self, n_train: int = 256, n_test: int = 256, *, dtype=np.float64,
+                 sets_seed: int | None = None):
+        """``sets_seed`` draws another pair of training and test sets (default: `test_seed`'s)."""
         if n_train < 1 or n_test < 1:
             raise ValueError(f"n_train and n_test must be positive, got {n_train} and {n_test}")
         self.dtype = float_dtype(dtype)
-        rng = np.random.default_rng(self.test_seed)
+        rng = np.random.default_rng(self.test_seed if sets_seed is None else sets_seed)
         self.train_strings = [sample_string(rng) for _ in range(n_train)]
         seen = set(self.train_strings)
         self.test_strings = []
