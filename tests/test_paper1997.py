@@ -127,10 +127,10 @@ def test_reber_trials_update_per_symbol_by_default_or_per_string():
 
 
 def test_the_rows_of_table_1_are_the_papers_networks_and_learning_rates():
-    from lstm.paper1997 import REBER_LRS, reber_setup
+    from lstm.paper1997 import TABLE_1, reber_setup
 
     assert reber_setup() == SETUPS["reber"]  # the stored reber.json is the 3 x 2 row at lr 0.5
-    assert REBER_LRS == (0.1, 0.2, 0.5)
+    assert {lr for _, lr in TABLE_1} == {0.1, 0.2, 0.5} and TABLE_1[("3x2", 0.5)] == (100, 8_440)
     four = reber_setup("4x1", 0.1)
     assert (four.shape.n_blocks, four.shape.cells, four.shape.n_weights()) == (4, 1, 264)
     assert four.gate_bias == {"o": [-1.0, -2.0, -3.0, -4.0]} and four.lr == 0.1
@@ -173,7 +173,8 @@ def test_reber_trials_use_the_papers_three_pairs_of_sets_ten_trials_each():
     from lstm.paper1997 import REBER_SETS, reber_trial
     from lstm.tasks.reber import EmbeddedReber
 
-    assert [reber_trial(seed, limit=1)["sets"] for seed in (0, 9, 10, 19, 20, 29, 30)] == [0, 0, 1, 1, 2, 2, 0]
+    seeds = (0, 9, 10, 19, 20, 29, 30)
+    assert [reber_trial(seed, limit=1)["sets"] for seed in seeds] == [0, 0, 1, 1, 2, 2, 0]
     pairs = [EmbeddedReber(sets_seed=s) for s in REBER_SETS]
     assert pairs[0].train_strings == EmbeddedReber().train_strings  # seeds 0-9: the task's own sets
     for task in pairs:
