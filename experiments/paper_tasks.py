@@ -475,6 +475,8 @@ def tables_1997(runs: Path) -> str:
                      (runs / "reber_per_string_full_gradient.json", "ours, once per string with the exact "
                                                                     "gradient (BPTT), not the truncated one")]
         else:
+            files += [(more, "ours, 1997 protocol, more trials")
+                      for more in sorted(runs.glob(f"{name}_from_seed*.json"))]
             head = "| | trials | successful | sequences to success: median (range) | wrong of 2560 |"
             paper_row = (f"| paper, Table {7 if name == 'adding' else 9} | {paper['trials']} | - | "
                          f"{paper['sequences']} | {paper['wrong']} |")

@@ -63,12 +63,13 @@ def _save(path: Path, data: dict) -> None:
 
 def run_1997(tasks: list[str], trials: int, out: Path = RUNS, log=print, limit: int | None = None,
              legal_targets: bool = False, update: str = "symbol", network: str = "3x2",
-             lr: float = 0.5, full_gradient: bool = False) -> None:
+             lr: float = 0.5, full_gradient: bool = False, first_seed: int = 0) -> None:
     """Run ``trials`` seeds (0, 1, ...) of each task and write out/<task>.json; with ``legal_targets``
     Reber learns every legal next symbol as its target and writes out/reber_legal_targets.json; with
     ``update="string"`` Reber's weights change once per string and it writes out/reber_per_string.json;
     another row of the paper's Table 1 (``network``, ``lr``) writes out/reber_<network>_lr<lr>.json;
-    ``full_gradient`` (with ``update="string"``) writes out/reber_per_string_full_gradient.json."""
+    ``full_gradient`` (with ``update="string"``) writes out/reber_per_string_full_gradient.json. The seeds
+    start at ``first_seed``; more trials of a run already stored go to out/<task>..._from_seed<N>.json."""
     revision = _revision()  # the code this process loaded, before anything can change it
     for name in tasks:
         start, load = time.perf_counter(), _load()
@@ -79,7 +80,8 @@ def run_1997(tasks: list[str], trials: int, out: Path = RUNS, log=print, limit: 
         row = name == "reber" and (network, lr) != ("3x2", 0.5)
         suffix += f"_{network}_lr{lr:g}" if row else ""
         suffix += "_full_gradient" if full_gradient and name == "reber" else ""
-        for seed in range(trials):
+        suffix += f"_from_seed{first_seed}" if first_seed else ""
+        for seed in range(first_seed, first_seed + trials):
             t0 = time.perf_counter()
             if name == "reber":
                 r = reber_trial(seed, limit, legal_targets=legal, update=update, network=network, lr=lr,
@@ -132,6 +134,8 @@ def main(argv=None) -> int:
     t = sub.add_parser("tasks", help="the 1997 tasks with the 1997 protocol")
     t.add_argument("--tasks", nargs="+", choices=list(SETUPS), default=list(SETUPS))
     t.add_argument("--trials", type=int, default=2)
+    t.add_argument("--first-seed", type=int, default=0,
+                   help="the first trial's seed (more trials of a stored run, in a file of their own)")
     t.add_argument("--limit", type=int, help="training sequences at most (default: each task's own)")
     t.add_argument("--legal-targets", action="store_true",
                    help="Reber's target at each step: every legal next symbol, not the next one")
@@ -157,7 +161,7 @@ def main(argv=None) -> int:
     if args.what == "tasks":
         run_1997(args.tasks, args.trials, limit=args.limit, log=lambda s: print(s, flush=True),
                  legal_targets=args.legal_targets, update=args.update, network=args.network, lr=args.lr,
-                 full_gradient=args.full_gradient)
+                 full_gradient=args.full_gradient, first_seed=args.first_seed)
     else:
         run_forget(args.networks, args.train_symbols, args.test_cap, args.stream_limit,
                    log=lambda s: print(s, flush=True))

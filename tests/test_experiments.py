@@ -184,3 +184,27 @@ def test_reber_updated_per_string_has_its_own_runs_file_and_table_row(paper_task
     assert "| ours, 1997 protocol, the weights changed after every symbol (at most 3 sequences) |" in text
     assert ("| ours, 1997 protocol, the weights changed once per string, not after every symbol "
             "(at most 3 sequences) | 1 | 0 of 1 | - |") in text
+
+
+def test_more_trials_the_table_1_rows_and_the_full_gradient_have_their_files_and_rows(paper_tasks, tmp_path):
+    sys.path.insert(0, str(Path(paper_tasks.__file__).parent))
+    import protocol1997
+
+    def run(tasks, trials, **kw):
+        protocol1997.run_1997(tasks, trials, out=tmp_path, log=lambda s: None, limit=2, **kw)
+
+    run(["adding"], 1)
+    run(["adding"], 2, first_seed=5)
+    run(["reber"], 1)
+    run(["reber"], 2, network="4x1", lr=0.1)
+    run(["reber"], 1, update="string", full_gradient=True)
+    more = json.loads((tmp_path / "adding_from_seed5.json").read_text())
+    assert [t["seed"] for t in more["trials"]] == [5, 6]
+    row = json.loads((tmp_path / "reber_4x1_lr0.1.json").read_text())
+    assert (row["network"], row["lr"], len(row["trials"])) == ("4x1", 0.1, 2)
+    assert json.loads((tmp_path / "reber_per_string_full_gradient.json").read_text())["full_gradient"]
+    text = paper_tasks.tables_1997(tmp_path)
+    assert "| ours, 1997 protocol, more trials (at most 2 sequences) | 2 | 0 of 2 | - | seed 5: " in text
+    assert "| 4 blocks of 1, 264 weights, lr 0.1 | 100 % of 30, 39,740 | 0 of 2 | - | 2 |" in text
+    assert "| 3 blocks of 2, 276 weights, lr 0.5 | 100 % of 30, 8,440 | 0 of 1 | - | 2 |" in text
+    assert "| ours, once per string with the exact gradient (BPTT), not the truncated one (at most 2" in text
