@@ -286,10 +286,12 @@ def _verdict(result) -> str:
 
 def _train_1997(args) -> int:
     from lstm.paper1997 import SETUPS, trial
+    from lstm.tasks import TASKS
 
-    if args.task not in SETUPS:
+    offered = [name for name in SETUPS if name in TASKS]  # experiment 6b: experiments/protocol1997.py
+    if args.task not in offered:
         raise ValueError(
-            f"--protocol 1997 trains the 1997 network on {', '.join(SETUPS)}; got --task {args.task}"
+            f"--protocol 1997 trains the 1997 network on {', '.join(offered)}; got --task {args.task}"
         )
     print(f"task {args.task}, seed {args.seed}: the 1997 network and protocol, at most {args.steps} "
           "sequences", flush=True)

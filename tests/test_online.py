@@ -128,6 +128,9 @@ def test_weight_counts_are_the_papers():
     # 8 x (8 + 8 + 1) + 4 x 5 = 156.
     assert Shape(n_in=2, n_blocks=2, cells=2, n_out=1).n_weights() == 93
     assert Shape(n_in=8, n_blocks=2, cells=2, n_out=4).n_weights() == 156
+    # Temporal order 6b (3 blocks of 2, 8 outputs, 308): 12 hidden units each read 8 inputs, the 12 hidden
+    # units and a bias; the 8 outputs read the 6 cells and a bias: 12 x 21 + 8 x 7 = 308.
+    assert Shape(n_in=8, n_blocks=3, cells=2, n_out=8).n_weights() == 308
     # Gers et al. 2000, continual Reber: 4 blocks of 2 with forget gates and shortcuts (424). By hand: 12
     # gates read 7 inputs, 8 cell outputs and a bias, the 8 cells the same without the bias, the 7 outputs
     # the cells, the inputs and a bias: 12 x 16 + 8 x 15 + 7 x 16 = 424.

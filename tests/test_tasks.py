@@ -186,6 +186,30 @@ def test_temporal_order_definition_and_coverage():
     assert sorted(classes) == [0, 1, 2, 3] and min(classes.values()) > 0.2 * sum(classes.values())
 
 
+def test_temporal_order_6b_has_three_symbols_and_eight_classes():
+    from lstm.tasks.temporal_order import CLASSES_3, TemporalOrder3
+
+    # Hochreiter & Schmidhuber 1997, Task 6b: t1 in 10..20, t2 in 33..43, t3 in 66..76, and its rules
+    rules = {"XXX": "Q", "XXY": "R", "XYX": "S", "XYY": "U", "YXX": "V", "YXY": "A", "YYX": "B", "YYY": "C"}
+    task = TemporalOrder3()
+    assert (task.input_size, task.output_size) == (8, 8)
+    seen, classes = [set(), set(), set()], Counter()
+    for batch in draw(task, 20, 64) + task.test_batches()[:2]:
+        for ids, label in zip(batch.x.argmax(axis=-1), batch.y, strict=True):
+            seq = "".join(TO_SYMBOLS[i] for i in ids)
+            assert seq[0] == "E" and seq[-1] == "B" and 100 <= len(seq) <= 110
+            marked = [(t + 1, s) for t, s in enumerate(seq) if s in "XY"]
+            assert len(marked) == 3
+            for k, ((t, _), (low, high)) in enumerate(zip(marked, ((10, 20), (33, 43), (66, 76)))):
+                assert low <= t <= high
+                seen[k].add(t)
+            assert CLASSES_3[label] == rules["".join(s for _, s in marked)]
+            classes[int(label)] += 1
+    assert seen == [set(range(10, 21)), set(range(33, 44)), set(range(66, 77))]
+    assert sorted(classes) == list(range(8))
+    assert task.baseline()["wrong"] == task.n_test  # equal logits: no sequence right
+
+
 def temporal_order_logits(x: np.ndarray, p_true: float) -> np.ndarray:
     """Logits whose softmax gives the true class probability p_true, the rest shared equally."""
     ids = x.argmax(axis=-1)

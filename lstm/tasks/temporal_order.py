@@ -8,6 +8,7 @@ from .base import Batch, LastStepTask, Predict, cross_entropy, float_dtype, one_
 
 SYMBOLS = "EBabcdXY"
 CLASSES = "QRSU"  # XX, XY, YX, YY
+CLASSES_3 = "QRSUVABC"  # XXX, XXY, XYX, XYY, YXX, YXY, YYX, YYY (experiment 6b)
 E, B, X = SYMBOLS.index("E"), SYMBOLS.index("B"), SYMBOLS.index("X")
 DISTRACTORS = [SYMBOLS.index(s) for s in "abcd"]
 
@@ -43,8 +44,7 @@ class TemporalOrder(LastStepTask):
     n_test = 2560
     test_seed = 6
     lengths = (100, 110)
-    t1_range = (10, 20)
-    t2_range = (50, 60)
+    positions = ((10, 20), (50, 60))  # where the relevant symbols may stand: t1, t2
 
     def __init__(self, *, dtype=np.float64):
         self.dtype = float_dtype(dtype)
@@ -56,20 +56,19 @@ class TemporalOrder(LastStepTask):
         symbols[:, 0] = E
         symbols[:, -1] = B
         # Positions are counted from 1 in the paper, so t is stored at index t - 1.
-        t1 = rng.integers(self.t1_range[0], self.t1_range[1] + 1, n)
-        t2 = rng.integers(self.t2_range[0], self.t2_range[1] + 1, n)
-        first_is_y = rng.integers(0, 2, n)
-        second_is_y = rng.integers(0, 2, n)
-        symbols[rows, t1 - 1] = X + first_is_y
-        symbols[rows, t2 - 1] = X + second_is_y
-        y = 2 * first_is_y + second_is_y
+        ts = [rng.integers(low, high + 1, n) for low, high in self.positions]
+        is_y = [rng.integers(0, 2, n) for _ in self.positions]
+        y = np.zeros(n, dtype=np.intp)
+        for t, choice in zip(ts, is_y):
+            symbols[rows, t - 1] = X + choice
+            y = 2 * y + choice  # the classes in order: X..X first, Y..Y last
         return Batch(one_hot(symbols, len(SYMBOLS), self.dtype), y, None)
 
     def evaluate(self, predict: Predict, batch_size: int = 256) -> dict:
         batches = self.test_batches(batch_size)
         logits = np.concatenate(self.outputs(predict, batches))
         y = np.concatenate([b.y for b in batches])
-        error = np.abs(softmax(logits) - np.eye(len(CLASSES))[y])
+        error = np.abs(softmax(logits) - np.eye(self.output_size)[y])
         right = proper(logits) & (error < self.tolerance).all(axis=1)
         wrong = int(np.count_nonzero(~right))
         return {
@@ -81,4 +80,18 @@ class TemporalOrder(LastStepTask):
 
     def baseline(self) -> dict:
         """The scores of equal logits for every class."""
-        return self.evaluate(lambda x: np.zeros((x.shape[0], len(CLASSES))))
+        return self.evaluate(lambda x: np.zeros((x.shape[0], self.output_size)))
+
+
+class TemporalOrder3(TemporalOrder):
+    """Temporal order, three relevant symbols (Hochreiter & Schmidhuber 1997, experiment 6b).
+
+    As `TemporalOrder`, with X or Y at three positions, t1 in 10..20, t2 in 33..43 and t3 in 66..76,
+    and 8 classes, one per order: Q for X, X, X, R for X, X, Y, S for X, Y, X, U for X, Y, Y, V for
+    Y, X, X, A for Y, X, Y, B for Y, Y, X and C for Y, Y, Y (class ids 0..7)."""
+
+    name = "temporal_order_3"
+    output_size = len(CLASSES_3)
+    baseline_name = "chance: equal odds for the 8 classes"
+    test_seed = 16
+    positions = ((10, 20), (33, 43), (66, 76))
