@@ -464,7 +464,8 @@ def tables_1997(runs: Path) -> str:
         paper = setup.paper
         files = [(path, "ours, 1997 protocol")]
         if name == "reber":
-            head = "| | trials | successful | sequences to success: median (range) | strings right |"
+            head = ("| | trials | successful | sequences to success: median (range) "
+                    "| strings right: median (range) |")
             paper_row = (f"| paper, Table 1 | {paper['trials']} | {paper['success']} | {paper['sequences']} "
                          "| all |")
             files = [(path, "ours, 1997 protocol, the weights changed after every symbol"),
@@ -488,8 +489,10 @@ def tables_1997(runs: Path) -> str:
             trials = data["trials"]
             ok = [t for t in trials if t["stopped"]]
             if name == "reber":
-                result = "; ".join(f"seed {t['seed']}: {t['train_right']:.0%} train, "
-                                   f"{t['test_right']:.0%} test" for t in trials)
+                pairs = len({t.get("sets", 0) for t in trials})  # runs before the pairs: all on the first
+                result = (f"training {_spread([100 * t['train_right'] for t in trials], '{:.0f} %')}, test "
+                          f"{_spread([100 * t['test_right'] for t in trials], '{:.0f} %')}; "
+                          f"{pairs} pair{'s' if pairs > 1 else ''} of sets")
             else:
                 result = "; ".join(f"seed {t['seed']}: {t['wrong']:,}" for t in trials)
             rows.append(f"| {label} (at most {data['limit']:,} sequences) | {len(trials)} | {len(ok)} of "
@@ -561,21 +564,23 @@ def _table_1_rows(runs: Path) -> list[str]:
 
     rows, machines = [], []
     for (network, lr), (success, sequences) in TABLE_1.items():
-        default = (network, lr) == ("3x2", 0.5)
-        path = runs / ("reber.json" if default else f"reber_{network}_lr{lr:g}.json")
-        if not path.exists():
+        stem = "reber" if (network, lr) == ("3x2", 0.5) else f"reber_{network}_lr{lr:g}"
+        paths = [runs / f"{stem}.json", *sorted(runs.glob(f"{stem}_from_seed*.json"))]
+        files = [json.loads(path.read_text()) for path in paths if path.exists()]
+        if not files:
             continue
-        data = json.loads(path.read_text())
-        trials = data["trials"]
+        trials = [t for data in files for t in data["trials"]]
         ok = [t for t in trials if t["stopped"]]
         blocks, cells = REBER_NETWORKS[network]
         weights = reber_setup(network, lr).shape.n_weights()
         label = f"{blocks} blocks of {cells}, {weights} weights, lr {lr:g}"
+        limits = " / ".join(f"{limit:,}" for limit in sorted({data["limit"] for data in files}))
         rows.append(f"| {label} | {success} % of 30, {sequences:,} | {len(ok)} of {len(trials)} "
-                    f"| {_spread([t['sequences'] for t in ok])} | {data['limit']:,} "
+                    f"| {_spread([t['sequences'] for t in ok])} | {limits} "
                     f"| {_spread([100 * t['train_right'] for t in trials], '{:.0f} %')} "
                     f"| {_spread([100 * t['test_right'] for t in trials], '{:.0f} %')} |")
-        machines.append(f"- {label}: {_machine(data)}.")
+        machines += [f"- {label}, seeds {data['trials'][0]['seed']}-{data['trials'][-1]['seed']}: "
+                     f"{_machine(data)}." for data in files]
     if len(rows) < 2:
         return []
     return [

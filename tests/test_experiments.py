@@ -197,6 +197,7 @@ def test_more_trials_the_table_1_rows_and_the_full_gradient_have_their_files_and
     run(["adding"], 2, first_seed=5)
     run(["reber"], 1)
     run(["reber"], 2, network="4x1", lr=0.1)
+    run(["reber"], 1, network="4x1", lr=0.1, first_seed=10)
     run(["reber"], 1, update="string", full_gradient=True)
     more = json.loads((tmp_path / "adding_from_seed5.json").read_text())
     assert [t["seed"] for t in more["trials"]] == [5, 6]
@@ -205,6 +206,7 @@ def test_more_trials_the_table_1_rows_and_the_full_gradient_have_their_files_and
     assert json.loads((tmp_path / "reber_per_string_full_gradient.json").read_text())["full_gradient"]
     text = paper_tasks.tables_1997(tmp_path)
     assert "| ours, 1997 protocol, more trials (at most 2 sequences) | 2 | 0 of 2 | - | seed 5: " in text
-    assert "| 4 blocks of 1, 264 weights, lr 0.1 | 100 % of 30, 39,740 | 0 of 2 | - | 2 |" in text
+    assert "| 4 blocks of 1, 264 weights, lr 0.1 | 100 % of 30, 39,740 | 0 of 3 | - | 2 |" in text
+    assert "- 4 blocks of 1, 264 weights, lr 0.1, seeds 10-10: commit " in text
     assert "| 3 blocks of 2, 276 weights, lr 0.5 | 100 % of 30, 8,440 | 0 of 1 | - | 2 |" in text
     assert "| ours, once per string with the exact gradient (BPTT), not the truncated one (at most 2" in text
