@@ -13,7 +13,11 @@ from lstm import paper1997
 from lstm.paper1997 import StoredRunError, load_run, stored_runs
 
 STORED = ["ablation.json", "ablation.png", "adding.json", "continual_cell_states.npz", "continual_reber.json",
-          "reber.json", "reber_legal_targets.json", "reber_per_string.json", "temporal_order.json"]
+          "reber.json", "reber_3x2_lr0.1.json", "reber_3x2_lr0.1_from_seed10.json", "reber_3x2_lr0.2.json",
+          "reber_3x2_lr0.2_from_seed10.json", "reber_4x1_lr0.1.json", "reber_4x1_lr0.1_from_seed10.json",
+          "reber_4x1_lr0.5.json", "reber_4x1_lr0.5_from_seed10.json", "reber_legal_targets.json",
+          "reber_per_string.json", "reber_per_string_full_gradient.json", "temporal_order.json",
+          "temporal_order_3.json", "temporal_order_3_from_seed2.json"]
 
 
 def raises(text: str):
