@@ -434,6 +434,11 @@ def _spread(values: list, fmt: str = "{:,.0f}") -> str:
     return f"{fmt.format(np.median(values))} ({fmt.format(min(values))}-{fmt.format(max(values))})"
 
 
+def _strings_right(trials: list, split: str) -> str:
+    """The spread over Reber trials of the share of strings right, ``split`` "train" or "test"."""
+    return _spread([100 * t[f"{split}_right"] for t in trials], "{:.0f} %")
+
+
 def _machine(data: dict) -> str:
     load = " -> ".join(str(x) for x in data["load_average"])
     return f"commit {data['revision']}, load {load}, wall {_minutes(data['wall_seconds'])}"
@@ -490,9 +495,8 @@ def tables_1997(runs: Path) -> str:
             ok = [t for t in trials if t["stopped"]]
             if name == "reber":
                 pairs = len({t.get("sets", 0) for t in trials})  # runs before the pairs: all on the first
-                result = (f"training {_spread([100 * t['train_right'] for t in trials], '{:.0f} %')}, test "
-                          f"{_spread([100 * t['test_right'] for t in trials], '{:.0f} %')}; "
-                          f"{pairs} pair{'s' if pairs > 1 else ''} of sets")
+                result = (f"training {_strings_right(trials, 'train')}, test {_strings_right(trials, 'test')}"
+                          f"; {pairs} pair{'s' if pairs > 1 else ''} of sets")
             else:
                 result = "; ".join(f"seed {t['seed']}: {t['wrong']:,}" for t in trials)
             rows.append(f"| {label} (at most {data['limit']:,} sequences) | {len(trials)} | {len(ok)} of "
@@ -577,8 +581,7 @@ def _table_1_rows(runs: Path) -> list[str]:
         limits = " / ".join(f"{limit:,}" for limit in sorted({data["limit"] for data in files}))
         rows.append(f"| {label} | {success} % of 30, {sequences:,} | {len(ok)} of {len(trials)} "
                     f"| {_spread([t['sequences'] for t in ok])} | {limits} "
-                    f"| {_spread([100 * t['train_right'] for t in trials], '{:.0f} %')} "
-                    f"| {_spread([100 * t['test_right'] for t in trials], '{:.0f} %')} |")
+                    f"| {_strings_right(trials, 'train')} | {_strings_right(trials, 'test')} |")
         machines += [f"- {label}, seeds {data['trials'][0]['seed']}-{data['trials'][-1]['seed']}: "
                      f"{_machine(data)}." for data in files]
     if len(rows) < 2:
